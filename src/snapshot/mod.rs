@@ -1,0 +1,1 @@
+//! The on-stick format: writer, reader, verification and split volumes.
