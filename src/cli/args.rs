@@ -301,6 +301,10 @@ pub struct FixtureArgs {
     /// Seed for the pseudo-random content
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Only a freshly installed distro (os-release, accounts with other
+    /// uid/gid numbers, no xCAT): a root to restore into
+    #[arg(long)]
+    pub bare: bool,
 }
 
 /// xcatport-docs: write man pages and shell completions.
