@@ -14,12 +14,12 @@
 pub mod accounts;
 pub mod arch;
 pub mod distro;
-//pub mod facts;
-//pub mod packages;
+pub mod facts;
+pub mod packages;
 pub mod root;
 
 pub use arch::Arch;
 pub use distro::{Distro, Family};
-//pub use facts::{Cfgloc, DbKind, MnFacts};
-//pub use packages::{PackageManager, XcatVersion};
+pub use facts::{Cfgloc, DbKind, MnFacts};
+pub use packages::{PackageManager, XcatVersion};
 pub use root::{RelPath, Root};
