@@ -86,6 +86,16 @@ fn absolute_symlink_is_rerooted_never_reaching_the_host() {
         std::fs::read_to_string(&p).unwrap(),
         "root:inside-the-root:\n"
     );
+    // Without a fake one inside, the link dangles: the host's /etc/shadow
+    // (which exists on this machine) is never what gets opened.
+    std::fs::remove_file(w.root.path().join("etc/shadow")).unwrap();
+    assert!(Path::new("/etc/shadow").exists());
+    let p = w.root.resolve(&rel("etc/shadow-link")).unwrap();
+    assert_eq!(p, w.root.path().join("etc/shadow"));
+    assert_eq!(
+        std::fs::read(&p).unwrap_err().kind(),
+        std::io::ErrorKind::NotFound
+    );
     // A link to the absolute host path of a file outside the root lands on
     // the same path *inside* the root, which does not exist there.
     symlink(&w.outside, w.root.path().join("etc/abs-out")).unwrap();

@@ -94,14 +94,7 @@ impl Arch {
             let path = root.resolve(&RelPath::new(probe)?)?;
             let mut f = match std::fs::File::open(&path) {
                 Ok(f) => f,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
-                    ) =>
-                {
-                    continue
-                }
+                Err(e) if crate::mn::root::is_missing(&e) => continue,
                 Err(e) => return Err(Error::io(path, e)),
             };
             let mut header = [0u8; 20];

@@ -132,7 +132,7 @@ impl Root {
         if !meta.is_dir() {
             return Err(Error::io(
                 dir,
-                io::Error::new(io::ErrorKind::NotADirectory, "a root must be a directory"),
+                io::Error::other("not a directory; a root must be one"),
             ));
         }
         Ok(Root { base })
@@ -197,10 +197,7 @@ impl Root {
                 Ok(_) => {
                     return Err(Error::io(
                         &dir,
-                        io::Error::new(
-                            io::ErrorKind::NotADirectory,
-                            format!("not a directory, needed as a parent of {}", rel),
-                        ),
+                        io::Error::other(format!("not a directory, needed as a parent of {rel}")),
                     ))
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => create_plain_dir(&dir)?,
@@ -299,11 +296,9 @@ impl Root {
     }
 }
 
-fn is_missing(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+/// Not found, or a component on the way is a file (`ENOTDIR`).
+pub(crate) fn is_missing(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ENOTDIR)
 }
 
 /// Creates one directory; losing a race to another creator is fine as long
