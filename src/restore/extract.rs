@@ -205,11 +205,23 @@ impl Run<'_, '_> {
         let mut atime = None;
         if let Some(pax) = entry.pax_extensions().at(&shown)? {
             for record in pax {
-                let record = record.at(&shown)?;
+                // The tar crate splits PAX data at newlines, so a value
+                // holding a newline byte cannot be read back; writers must
+                // use LIBARCHIVE.xattr.* (base64) for such xattr values.
+                let record = record.map_err(|e| {
+                    Error::format(&shown, 0, format!("unreadable PAX record ({e}); a value with a newline byte must be written as LIBARCHIVE.xattr.*"))
+                })?;
                 let key = record.key_bytes();
                 let value = record.value_bytes();
                 if let Some(name) = key.strip_prefix(b"SCHILY.xattr.") {
                     head.xattrs.push((name.to_vec(), value.to_vec()));
+                    continue;
+                }
+                if let Some(name) = key.strip_prefix(b"LIBARCHIVE.xattr.") {
+                    let decoded = percent_decode(name)
+                        .zip(base64_decode(value))
+                        .ok_or_else(|| bad("LIBARCHIVE.xattr record"))?;
+                    head.xattrs.push(decoded);
                     continue;
                 }
                 let text = || std::str::from_utf8(value).ok();
@@ -610,6 +622,51 @@ fn name_field(bytes: Option<&[u8]>) -> Option<String> {
     std::str::from_utf8(b).ok().map(str::to_string)
 }
 
+/// `%XX` escapes of a libarchive xattr name.
+fn percent_decode(text: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%' {
+            let hex = std::str::from_utf8(text.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(text[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// Standard base64, padding optional (libarchive writes none).
+fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some((c - b'A') as u32),
+            b'a'..=b'z' => Some((c - b'a') as u32 + 26),
+            b'0'..=b'9' => Some((c - b'0') as u32 + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let text: Vec<u8> = text.iter().copied().filter(|c| *c != b'=').collect();
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.chunks(4) {
+        let mut acc = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            acc |= value(*c)? << (18 - 6 * i);
+        }
+        let bytes = acc.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
+}
+
 /// The archive path as a relative path of normal components only; `.` and
 /// empty components are dropped, absolute names and `..` are refused.
 pub fn confine(raw: &[u8]) -> Result<PathBuf> {
@@ -736,6 +793,17 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8], at: &Path) -> Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn libarchive_xattr_encodings_decode() {
+        assert_eq!(base64_decode(b"AP8K").unwrap(), b"\0\xff\n");
+        assert_eq!(base64_decode(b"aGk").unwrap(), b"hi");
+        assert_eq!(base64_decode(b"aGk=").unwrap(), b"hi");
+        assert_eq!(base64_decode(b"a"), None);
+        assert_eq!(base64_decode(b"a*bc"), None);
+        assert_eq!(percent_decode(b"user.a%3Db").unwrap(), b"user.a=b");
+        assert_eq!(percent_decode(b"x%4"), None);
+    }
 
     #[test]
     fn confine_keeps_normal_components_only() {

@@ -464,6 +464,12 @@ impl Journal {
         // Newest first: a path recorded twice (a directory saved, then moved
         // aside for a file) is unwound in the opposite order it was changed.
         for change in changes.into_iter().rev() {
+            // Never act through a symlink: if a parent is not a real
+            // directory now, leave the entry and say so.
+            if let Some(why) = parent_not_real_dir(root, change.path()) {
+                report.warnings.push(why);
+                continue;
+            }
             match change {
                 Change::Created(path) => {
                     let at = root.join(OsStr::from_bytes(&path));
@@ -511,6 +517,27 @@ impl Journal {
         sync_filesystem(root)?;
         Ok(report)
     }
+}
+
+/// Why the parents of `rel` cannot be trusted, if they cannot.
+fn parent_not_real_dir(root: &Path, rel: &[u8]) -> Option<String> {
+    let rel = Path::new(OsStr::from_bytes(rel));
+    let mut at = root.to_path_buf();
+    for part in rel.parent()?.components() {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Some(format!(
+                    "{}: left in place: {} is not a real directory",
+                    root.join(rel).display(),
+                    at.display()
+                ))
+            }
+            Err(_) => return None, // gone: nothing below it to undo
+        }
+    }
+    None
 }
 
 fn depth(path: &[u8]) -> usize {
