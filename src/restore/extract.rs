@@ -175,6 +175,10 @@ impl Run<'_, '_> {
             return Ok(None); // "./": the root itself keeps its own metadata
         }
         if let (Some(dump), Ok(rest)) = (&self.opts.dump_dir, rel.strip_prefix(".xcatport")) {
+            if rest.as_os_str().is_empty() && kind.is_dir() {
+                // the dump dir keeps its own 0700 mode, not the archive's
+                return Ok(None);
+            }
             rel = dump.join(rest);
         }
         let bad = |what: &str| Error::format(&shown, 0, format!("bad {what} in tar header"));

@@ -11,3 +11,9 @@
 pub mod extract;
 pub mod journal;
 pub mod meta;
+pub mod executor;
+pub mod steps;
+
+pub use executor::{Executor, Outcome, Report, StepAction, StepReport};
+pub use journal::{Journal, RollbackReport};
+pub use steps::{plan, RestoreOptions, RestorePlan, Step};
