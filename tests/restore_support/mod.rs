@@ -288,3 +288,51 @@ pub fn snapshot_of(dir: &Path) -> Vec<String> {
 pub fn os(b: &[u8]) -> &OsStr {
     OsStr::from_bytes(b)
 }
+
+/// The source MN: accounts numbered one way, files of every kind.
+pub fn source_tree(a: &Path) -> Accounts {
+    let acc = accounts_root(
+        a,
+        &[("root", 0), ("xcat", 1500), ("apache", 1501)],
+        &[("root", 0), ("xcat", 1500), ("apache", 1501), ("wheel", 1502)],
+    );
+    mkdir(a, "etc/xcat/cert", 0o700, (1500, 1500));
+    write(a, "etc/xcat/cfgloc", b"SQLite:/etc/xcat\n", 0o600, (0, 0), 1_700_000_001);
+    write(a, "etc/xcat/cert/ca.pem", b"-----BEGIN-----\n", 0o600, (1500, 1500), 1_700_000_002);
+    mkdir(a, "install/postscripts", 0o755, (0, 1500));
+    mkdir(a, "install", 0o2775, (0, 1500));
+    xattr::set(a.join("install"), "user.comment", b"hello").unwrap();
+    write(a, "install/postscripts/hi", b"echo hi\n", 0o750, (0, 1500), 1_700_000_003);
+    fs::hard_link(a.join("install/postscripts/hi"), a.join("install/postscripts/hi2")).unwrap();
+    write(a, "install/bin/suid", b"\x7fELF", 0o4755, (1501, 1501), 1_700_000_004);
+    write(a, "install/bin/sgid", b"x", 0o2711, (0, 1502), 1_700_000_005);
+    mkdir(a, "tftpboot", 0o1777, (0, 0));
+    link(a, "tftpboot/rel", "../install/postscripts/hi");
+    link(a, "tftpboot/abs", "/etc/xcat/cfgloc");
+    set_mtime(&a.join("tftpboot/rel"), 1_600_000_000, 42);
+    set_mtime(&a.join("tftpboot/abs"), 1_600_000_001, 43);
+    write(a, "opt/caf\u{e9}", b"utf8", 0o644, (0, 0), 1_700_000_006);
+    let latin1 = a.join("opt").join(os(b"latin\xe9"));
+    fs::write(&latin1, b"not utf-8 name").unwrap();
+    set_mtime(&latin1, 1_700_000_007, 0);
+    write(a, "opt/empty", b"", 0o644, (0, 0), 1_700_000_008);
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    write(a, "opt/big", &big, 0o644, (1500, 1501), 1_700_000_009);
+    write(a, "opt/xattrs", b"x", 0o640, (0, 0), 1_700_000_010);
+    xattr::set(a.join("opt/xattrs"), "user.a", b"1").unwrap();
+    xattr::set(a.join("opt/xattrs"), "user.bin", b"\0\xff").unwrap();
+    settle_dir_times(a, 1_650_000_000);
+    acc
+}
+
+pub fn target_root(b: &Path) -> Accounts {
+    accounts_root(
+        b,
+        &[("root", 0), ("apache", 2001), ("xcat", 2002)],
+        &[("root", 0), ("wheel", 2003), ("apache", 2001), ("xcat", 2004)],
+    )
+}
+
+
+/// The accounts files, which belong to the target root, not the archive.
+pub const SKIP: &[&str] = &["etc/passwd", "etc/group"];
