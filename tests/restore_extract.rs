@@ -14,8 +14,6 @@ use xcatport::restore::extract::{extract, ExtractOptions, ExtractReport};
 use xcatport::restore::journal::{Journal, NoJournal};
 use xcatport::Error;
 
-
-
 fn run(archive: &[u8], root: &Path, opts: ExtractOptions<'_>) -> Result<ExtractReport, Error> {
     let acc = Accounts::load(root).unwrap();
     extract(archive, root, &acc, &mut NoJournal, opts, &Hidden)
@@ -36,7 +34,10 @@ fn tree_comes_back_identical_with_owners_mapped_by_name() {
     assert_eq!(got, want);
     // and the numbers really are the target's, not the source's
     let suid = fs::metadata(b.path().join("install/bin/suid")).unwrap();
-    assert_eq!((suid.uid(), suid.gid(), suid.mode() & 0o7777), (2001, 2001, 0o4755));
+    assert_eq!(
+        (suid.uid(), suid.gid(), suid.mode() & 0o7777),
+        (2001, 2001, 0o4755)
+    );
     let sgid = fs::metadata(b.path().join("install/bin/sgid")).unwrap();
     assert_eq!((sgid.gid(), sgid.mode() & 0o7777), (2003, 0o2711));
     let hi = fs::metadata(b.path().join("install/postscripts/hi")).unwrap();
@@ -48,7 +49,11 @@ fn tree_comes_back_identical_with_owners_mapped_by_name() {
 fn unknown_owner_names_keep_numeric_ids_with_one_warning_each() {
     let a = tempdir();
     let b = tempdir();
-    let acc_a = accounts_root(a.path(), &[("root", 0), ("ghost", 777)], &[("root", 0), ("ghost", 777)]);
+    let acc_a = accounts_root(
+        a.path(),
+        &[("root", 0), ("ghost", 777)],
+        &[("root", 0), ("ghost", 777)],
+    );
     write(a.path(), "d/one", b"1", 0o644, (777, 777), 1_700_000_000);
     write(a.path(), "d/two", b"2", 0o644, (777, 0), 1_700_000_000);
     let archive = archive_of(a.path(), &acc_a, SKIP);
@@ -59,8 +64,14 @@ fn unknown_owner_names_keep_numeric_ids_with_one_warning_each() {
     assert_eq!(
         report.warnings,
         vec![
-            format!("user \"ghost\" is not in {}; its files keep the numeric id 777", passwd.display()),
-            format!("group \"ghost\" is not in {}; its files keep the numeric id 777", group.display()),
+            format!(
+                "user \"ghost\" is not in {}; its files keep the numeric id 777",
+                passwd.display()
+            ),
+            format!(
+                "group \"ghost\" is not in {}; its files keep the numeric id 777",
+                group.display()
+            ),
         ]
     );
     let m = fs::metadata(b.path().join("d/one")).unwrap();
@@ -129,29 +140,58 @@ fn fifos_and_devices_need_the_option() {
 
     let refused = tempdir();
     let err = run(&archive, refused.path(), ExtractOptions::default()).unwrap_err();
-    assert_eq!(err.to_string(), "run/fifo: device nodes and fifos are refused in this archive");
+    assert_eq!(
+        err.to_string(),
+        "run/fifo: device nodes and fifos are refused in this archive"
+    );
     assert!(!refused.path().join("run/fifo").exists());
 
     let allowed = tempdir();
-    let opts = ExtractOptions { allow_special: true, ..Default::default() };
+    let opts = ExtractOptions {
+        allow_special: true,
+        ..Default::default()
+    };
     run(&archive, allowed.path(), opts).unwrap();
     let fifo = fs::symlink_metadata(allowed.path().join("run/fifo")).unwrap();
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fifo.file_type()));
     let null = fs::symlink_metadata(allowed.path().join("dev/null")).unwrap();
-    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&null.file_type()));
-    assert_eq!((null.rdev(), null.mode() & 0o7777), (libc::makedev(1, 3), 0o666));
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &null.file_type()
+    ));
+    assert_eq!(
+        (null.rdev(), null.mode() & 0o7777),
+        (libc::makedev(1, 3), 0o666)
+    );
 }
 
 #[test]
 fn dump_members_go_to_the_dump_dir() {
     let mut builder = tar::Builder::new(Vec::new());
-    raw_entry(&mut builder, b".xcatport/db/site.csv", tar::EntryType::Regular, None, b"#key,value\n");
-    raw_entry(&mut builder, b"etc/hosts", tar::EntryType::Regular, None, b"127.0.0.1 localhost\n");
+    raw_entry(
+        &mut builder,
+        b".xcatport/db/site.csv",
+        tar::EntryType::Regular,
+        None,
+        b"#key,value\n",
+    );
+    raw_entry(
+        &mut builder,
+        b"etc/hosts",
+        tar::EntryType::Regular,
+        None,
+        b"127.0.0.1 localhost\n",
+    );
     let archive = builder.into_inner().unwrap();
     let b = tempdir();
-    let opts = ExtractOptions { dump_dir: Some("var/lib/xcatport".into()), ..Default::default() };
+    let opts = ExtractOptions {
+        dump_dir: Some("var/lib/xcatport".into()),
+        ..Default::default()
+    };
     run(&archive, b.path(), opts).unwrap();
-    assert_eq!(fs::read(b.path().join("var/lib/xcatport/db/site.csv")).unwrap(), b"#key,value\n");
+    assert_eq!(
+        fs::read(b.path().join("var/lib/xcatport/db/site.csv")).unwrap(),
+        b"#key,value\n"
+    );
     assert!(!b.path().join(".xcatport").exists());
 }
 
@@ -193,12 +233,24 @@ fn hostile(entries: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
 fn parent_dir_names_are_refused() {
     let arena = Arena::new();
     let before = arena.outside();
-    let archive = hostile(|b| raw_entry(b, b"../bystander", tar::EntryType::Regular, None, b"evil"));
+    let archive =
+        hostile(|b| raw_entry(b, b"../bystander", tar::EntryType::Regular, None, b"evil"));
     let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
     assert_eq!(err.to_string(), "../bystander: `..` in archive path");
     assert_eq!(arena.outside(), before);
-    let archive = hostile(|b| raw_entry(b, b"a/../../outside/secret", tar::EntryType::Regular, None, b"evil"));
-    assert!(matches!(run(&archive, &arena.root(), ExtractOptions::default()), Err(Error::Escape { .. })));
+    let archive = hostile(|b| {
+        raw_entry(
+            b,
+            b"a/../../outside/secret",
+            tar::EntryType::Regular,
+            None,
+            b"evil",
+        )
+    });
+    assert!(matches!(
+        run(&archive, &arena.root(), ExtractOptions::default()),
+        Err(Error::Escape { .. })
+    ));
     assert_eq!(arena.outside(), before);
 }
 
@@ -210,7 +262,10 @@ fn absolute_names_are_refused() {
     let name = target.to_str().unwrap().as_bytes().to_vec();
     let archive = hostile(|b| raw_entry(b, &name, tar::EntryType::Regular, None, b"evil"));
     let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
-    assert_eq!(err.to_string(), format!("{}: absolute path in archive", target.display()));
+    assert_eq!(
+        err.to_string(),
+        format!("{}: absolute path in archive", target.display())
+    );
     assert_eq!(arena.outside(), before);
     assert_eq!(fs::read_dir(arena.root()).unwrap().count(), 0);
 }
@@ -224,7 +279,13 @@ fn a_symlink_from_the_archive_is_never_written_through() {
     let outside_bytes = outside.to_str().unwrap().as_bytes().to_vec();
     let archive = hostile(|b| {
         raw_entry(b, b"etc", tar::EntryType::Symlink, Some(b"/etc"), b"");
-        raw_entry(b, b"etc/passwd", tar::EntryType::Regular, None, b"evil::0:0::/:/bin/sh\n");
+        raw_entry(
+            b,
+            b"etc/passwd",
+            tar::EntryType::Regular,
+            None,
+            b"evil::0:0::/:/bin/sh\n",
+        );
     });
     let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
     assert_eq!(
@@ -237,14 +298,20 @@ fn a_symlink_from_the_archive_is_never_written_through() {
     );
     assert_eq!(fs::read("/etc/passwd").unwrap(), host_passwd);
     // the symlink itself is stored as-is (chroot semantics)
-    assert_eq!(fs::read_link(arena.root().join("etc")).unwrap(), Path::new("/etc"));
+    assert_eq!(
+        fs::read_link(arena.root().join("etc")).unwrap(),
+        Path::new("/etc")
+    );
 
     let archive = hostile(|b| {
         raw_entry(b, b"x", tar::EntryType::Symlink, Some(&outside_bytes), b"");
         raw_entry(b, b"x/secret", tar::EntryType::Regular, None, b"evil");
         raw_entry(b, b"x/new", tar::EntryType::Regular, None, b"evil");
     });
-    assert!(matches!(run(&archive, &arena.root(), ExtractOptions::default()), Err(Error::Escape { .. })));
+    assert!(matches!(
+        run(&archive, &arena.root(), ExtractOptions::default()),
+        Err(Error::Escape { .. })
+    ));
     assert_eq!(arena.outside(), before);
 }
 
@@ -252,9 +319,17 @@ fn a_symlink_from_the_archive_is_never_written_through() {
 fn a_symlink_already_on_disk_is_never_written_through() {
     let arena = Arena::new();
     let before = arena.outside();
-    std::os::unix::fs::symlink(arena.parent.path().join("outside"), arena.root().join("install")).unwrap();
-    let archive = hostile(|b| raw_entry(b, b"install/secret", tar::EntryType::Regular, None, b"evil"));
-    assert!(matches!(run(&archive, &arena.root(), ExtractOptions::default()), Err(Error::Escape { .. })));
+    std::os::unix::fs::symlink(
+        arena.parent.path().join("outside"),
+        arena.root().join("install"),
+    )
+    .unwrap();
+    let archive =
+        hostile(|b| raw_entry(b, b"install/secret", tar::EntryType::Regular, None, b"evil"));
+    assert!(matches!(
+        run(&archive, &arena.root(), ExtractOptions::default()),
+        Err(Error::Escape { .. })
+    ));
     assert_eq!(arena.outside(), before);
 }
 
@@ -263,10 +338,22 @@ fn hardlinks_to_outside_or_unextracted_paths_are_refused() {
     let arena = Arena::new();
     let before = arena.outside();
     let cases: Vec<(&[u8], &str)> = vec![
-        (b"../outside/secret", "evil: hardlink target `..` in archive path"),
-        (b"/etc/shadow", "evil: hardlink target absolute path in archive"),
-        (b"later", "evil: hardlink target later was not extracted before it by this archive"),
-        (b"etc/passwd", "evil: hardlink target etc/passwd was not extracted before it by this archive"),
+        (
+            b"../outside/secret",
+            "evil: hardlink target `..` in archive path",
+        ),
+        (
+            b"/etc/shadow",
+            "evil: hardlink target absolute path in archive",
+        ),
+        (
+            b"later",
+            "evil: hardlink target later was not extracted before it by this archive",
+        ),
+        (
+            b"etc/passwd",
+            "evil: hardlink target etc/passwd was not extracted before it by this archive",
+        ),
     ];
     fs::create_dir(arena.root().join("etc")).unwrap();
     fs::write(arena.root().join("etc/passwd"), b"root:x:0:0::/:/bin/sh\n").unwrap();
@@ -280,7 +367,12 @@ fn hardlinks_to_outside_or_unextracted_paths_are_refused() {
         assert!(!arena.root().join("evil").exists());
     }
     assert_eq!(arena.outside(), before);
-    assert_eq!(fs::metadata(arena.root().join("etc/passwd")).unwrap().nlink(), 1);
+    assert_eq!(
+        fs::metadata(arena.root().join("etc/passwd"))
+            .unwrap()
+            .nlink(),
+        1
+    );
 }
 
 #[test]
@@ -290,7 +382,13 @@ fn hardlink_through_a_symlink_swapped_in_later_is_refused() {
     let outside = arena.parent.path().join("outside");
     let archive = hostile(|b| {
         raw_entry(b, b"d/f", tar::EntryType::Regular, None, b"ok");
-        raw_entry(b, b"d", tar::EntryType::Symlink, Some(outside.to_str().unwrap().as_bytes()), b"");
+        raw_entry(
+            b,
+            b"d",
+            tar::EntryType::Symlink,
+            Some(outside.to_str().unwrap().as_bytes()),
+            b"",
+        );
         raw_entry(b, b"g", tar::EntryType::Link, Some(b"d/f"), b"");
     });
     let before = arena.outside();
@@ -299,11 +397,21 @@ fn hardlink_through_a_symlink_swapped_in_later_is_refused() {
     let mut journal = Journal::create(jdir.path(), &["files"]).unwrap();
     let acc = Accounts::load(&arena.root()).unwrap();
     let sink = journal.changes().unwrap();
-    let err = extract(&archive[..], &arena.root(), &acc, sink, ExtractOptions::default(), &Hidden)
-        .unwrap_err();
+    let err = extract(
+        &archive[..],
+        &arena.root(),
+        &acc,
+        sink,
+        ExtractOptions::default(),
+        &Hidden,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!("g: hardlink target leads through {}", arena.root().join("d").display())
+        format!(
+            "g: hardlink target leads through {}",
+            arena.root().join("d").display()
+        )
     );
     assert!(!arena.root().join("g").exists());
     assert_eq!(arena.outside(), before);
@@ -329,7 +437,10 @@ fn xattr_values_with_newlines_travel_as_libarchive_records() {
     let b = tempdir();
     run(&archive, b.path(), ExtractOptions::default()).unwrap();
     let f = b.path().join("f");
-    assert_eq!(xattr::get(&f, "user.cap=x").unwrap().unwrap(), b"\0\xff\n\0");
+    assert_eq!(
+        xattr::get(&f, "user.cap=x").unwrap().unwrap(),
+        b"\0\xff\n\0"
+    );
     assert_eq!(xattr::get(&f, "user.plain").unwrap().unwrap(), b"v");
 
     let mut builder = tar::Builder::new(Vec::new());
@@ -339,7 +450,10 @@ fn xattr_values_with_newlines_travel_as_libarchive_records() {
     raw_entry(&mut builder, b"g", tar::EntryType::Regular, None, b"data");
     let archive = builder.into_inner().unwrap();
     let err = run(&archive, b.path(), ExtractOptions::default()).unwrap_err();
-    assert!(err.to_string().starts_with("g: unreadable PAX record"), "{err}");
+    assert!(
+        err.to_string().starts_with("g: unreadable PAX record"),
+        "{err}"
+    );
 }
 
 #[test]

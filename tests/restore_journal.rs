@@ -29,15 +29,43 @@ fn options() -> RestoreOptions {
 /// goes, an existing directory with another mode and an xattr.
 fn prepopulated(b: &Path) -> Accounts {
     let acc = target_root(b);
-    write(b, "etc/xcat/cfgloc", b"old cfgloc\n", 0o644, (2002, 2004), 1_500_000_000);
-    write(b, "etc/hosts", b"127.0.0.1 localhost\n", 0o644, (0, 0), 1_500_000_001);
+    write(
+        b,
+        "etc/xcat/cfgloc",
+        b"old cfgloc\n",
+        0o644,
+        (2002, 2004),
+        1_500_000_000,
+    );
+    write(
+        b,
+        "etc/hosts",
+        b"127.0.0.1 localhost\n",
+        0o644,
+        (0, 0),
+        1_500_000_001,
+    );
     mkdir(b, "install/postscripts", 0o700, (0, 0));
     xattr::set(b.join("install"), "user.old", b"1").unwrap();
     link(b, "install/postscripts/hi", "/bin/true");
     set_mtime(&b.join("install/postscripts/hi"), 1_500_000_002, 0);
-    write(b, "opt", b"a file where the snapshot has a directory", 0o600, (0, 0), 1_500_000_003);
+    write(
+        b,
+        "opt",
+        b"a file where the snapshot has a directory",
+        0o600,
+        (0, 0),
+        1_500_000_003,
+    );
     mkdir(b, "tftpboot", 0o755, (0, 0));
-    write(b, "tftpboot/rel", b"plain file", 0o644, (0, 0), 1_500_000_004);
+    write(
+        b,
+        "tftpboot/rel",
+        b"plain file",
+        0o644,
+        (0, 0),
+        1_500_000_004,
+    );
     fs::set_permissions(b.join("etc/passwd"), fs::Permissions::from_mode(0o644)).unwrap();
     settle_dir_times(b, 1_400_000_000);
     acc
@@ -54,7 +82,10 @@ fn fixture() -> (tempfile::TempDir, Vec<u8>, Vec<String>) {
     let mut want = tree_listing(a.path(), &acc_a, SKIP);
     for line in want.iter_mut() {
         if line.starts_with("\"install\" dir") {
-            *line = line.replace("user.comment=68656c6c6f]", "user.comment=68656c6c6f,user.old=31]");
+            *line = line.replace(
+                "user.comment=68656c6c6f]",
+                "user.comment=68656c6c6f,user.old=31]",
+            );
         }
     }
     want.insert(
@@ -78,7 +109,9 @@ fn rollback_restores_exactly(journal_parent: &Path) {
     let before = tree_listing(b.path(), &acc_b, &[]);
     let jdir = journal_parent.join("journal");
 
-    let report = executor(b.path(), &jdir, &archive).run(&plan(&options())).unwrap();
+    let report = executor(b.path(), &jdir, &archive)
+        .run(&plan(&options()))
+        .unwrap();
     assert_eq!(report.warnings, Vec::<String>::new());
     let files = report.steps.iter().find(|s| s.step == Step::Files).unwrap();
     assert_eq!(
@@ -86,10 +119,16 @@ fn rollback_restores_exactly(journal_parent: &Path) {
         Outcome::Done("21 entries, 300065 bytes, 4 replaced (kept for rollback)".into())
     );
     assert_eq!(tree_listing(b.path(), &acc_b, SKIP), want);
-    assert_eq!(fs::metadata(&jdir).unwrap().permissions().mode() & 0o7777, 0o700);
+    assert_eq!(
+        fs::metadata(&jdir).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
 
     let undone = executor(b.path(), &jdir, &archive).rollback().unwrap();
-    assert_eq!((undone.restored, undone.warnings.clone()), (4, Vec::<String>::new()));
+    assert_eq!(
+        (undone.restored, undone.warnings.clone()),
+        (4, Vec::<String>::new())
+    );
     assert_eq!(tree_listing(b.path(), &acc_b, &[]), before);
     // idempotent
     executor(b.path(), &jdir, &archive).rollback().unwrap();
@@ -130,7 +169,10 @@ fn restore_interrupted_after_any_entry_resumes_to_the_same_tree() {
             })
             .run(&plan(&options()))
             .unwrap_err();
-        assert_eq!(err.to_string(), format!("simulated crash before entry {stop}"));
+        assert_eq!(
+            err.to_string(),
+            format!("simulated crash before entry {stop}")
+        );
 
         let repos_runs = Cell::new(0);
         let report = executor(b.path(), &jdir, &archive)
@@ -142,10 +184,18 @@ fn restore_interrupted_after_any_entry_resumes_to_the_same_tree() {
             .unwrap();
         assert_eq!(repos_runs.get(), 0, "a finished step is not redone");
         assert_eq!(report.steps[1].outcome, Outcome::AlreadyDone);
-        assert_eq!(tree_listing(b.path(), &acc_b, SKIP), want, "stopped before entry {stop}");
+        assert_eq!(
+            tree_listing(b.path(), &acc_b, SKIP),
+            want,
+            "stopped before entry {stop}"
+        );
 
         executor(b.path(), &jdir, &archive).rollback().unwrap();
-        assert_eq!(tree_listing(b.path(), &acc_b, &[]), before, "rollback after stop {stop}");
+        assert_eq!(
+            tree_listing(b.path(), &acc_b, &[]),
+            before,
+            "rollback after stop {stop}"
+        );
     }
 }
 
@@ -158,9 +208,17 @@ fn failed_preflight_changes_nothing_and_names_every_failure() {
     let ran = Cell::new(false);
     let err = Executor::new(b.path(), &Hidden)
         .data(|| Ok(Box::new(Cursor::new(&archive[..])) as Box<dyn std::io::Read>))
-        .check("distro", |_| Err(Error::Refused("snapshot is rocky 9 x86_64, this is rocky 8 x86_64".into())))
+        .check("distro", |_| {
+            Err(Error::Refused(
+                "snapshot is rocky 9 x86_64, this is rocky 8 x86_64".into(),
+            ))
+        })
         .check("space", |_| Ok(()))
-        .check("xcat", |_| Err(Error::Refused("xCAT 2.16.5 is already installed; use --force".into())))
+        .check("xcat", |_| {
+            Err(Error::Refused(
+                "xCAT 2.16.5 is already installed; use --force".into(),
+            ))
+        })
         .action(Step::Repos, |_: &Path| {
             ran.set(true);
             Ok(String::new())
@@ -179,7 +237,13 @@ fn failed_preflight_changes_nothing_and_names_every_failure() {
 #[test]
 fn a_second_restore_is_refused_while_a_journal_exists_and_dump_lands_0700() {
     let mut builder = tar::Builder::new(Vec::new());
-    raw_entry(&mut builder, b".xcatport/db/site.csv", tar::EntryType::Regular, None, b"#key\n");
+    raw_entry(
+        &mut builder,
+        b".xcatport/db/site.csv",
+        tar::EntryType::Regular,
+        None,
+        b"#key\n",
+    );
     let archive = builder.into_inner().unwrap();
     let b = tempdir();
     target_root(b.path());
@@ -189,9 +253,14 @@ fn a_second_restore_is_refused_while_a_journal_exists_and_dump_lands_0700() {
         .run(&plan(&options()))
         .unwrap();
     let jdir = b.path().join("var/lib/xcatport");
-    assert_eq!(fs::metadata(&jdir).unwrap().permissions().mode() & 0o7777, 0o700);
+    assert_eq!(
+        fs::metadata(&jdir).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
     assert_eq!(fs::read(jdir.join("db/site.csv")).unwrap(), b"#key\n");
-    let err = Executor::new(b.path(), &Hidden).run(&plan(&options())).unwrap_err();
+    let err = Executor::new(b.path(), &Hidden)
+        .run(&plan(&options()))
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(

@@ -166,10 +166,7 @@ fn parse_line(line: &[u8], fields: usize) -> Parsed<'_> {
     }
     let parts: Vec<&str> = text.split(':').collect();
     if parts.len() < fields {
-        return Parsed::Bad(format!(
-            "{} fields, expected {fields}",
-            parts.len()
-        ));
+        return Parsed::Bad(format!("{} fields, expected {fields}", parts.len()));
     }
     let name = parts[0];
     if name.is_empty() {
@@ -222,11 +219,7 @@ mod tests {
         assert_eq!(acc.uid_by_name("ok"), Some(5));
         assert_eq!(acc.uid_by_name("broken"), None);
         assert_eq!(acc.uid_by_name("bad"), None);
-        let lines: Vec<String> = acc
-            .skipped_lines()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let lines: Vec<String> = acc.skipped_lines().iter().map(|s| s.to_string()).collect();
         let p = dir.path().join("etc/passwd");
         assert_eq!(
             lines,

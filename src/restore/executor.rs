@@ -8,7 +8,7 @@
 //! `resume` redoes the interrupted step and continues; `rollback` undoes
 //! the files step from its change log and calls the other steps' undo.
 
-use super::extract::{extract, ExtractOptions};
+use super::extract::{extract, EntryHook, ExtractOptions};
 use super::journal::{sync_filesystem, Journal, RollbackReport, StepState};
 use super::steps::{Action, RestorePlan, Step};
 use crate::mn::accounts::Accounts;
@@ -37,7 +37,6 @@ impl<F: FnMut(&Path) -> Result<String>> StepAction for F {
 
 type Check<'a> = Box<dyn Fn(&Path) -> Result<()> + 'a>;
 type OpenData<'a> = Box<dyn FnMut() -> Result<Box<dyn Read + 'a>> + 'a>;
-type EntryHook<'a> = Box<dyn FnMut(u64, &Path) -> Result<()> + 'a>;
 
 /// How a step ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,7 +215,12 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn steps(&mut self, plan: &RestorePlan, journal: &mut Journal, report: &mut Report) -> Result<()> {
+    fn steps(
+        &mut self,
+        plan: &RestorePlan,
+        journal: &mut Journal,
+        report: &mut Report,
+    ) -> Result<()> {
         for planned in &plan.steps {
             let step = planned.step;
             let started = Instant::now();

@@ -30,6 +30,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use tar::EntryType;
 
+/// Called before each entry with its index and archive path.
+pub type EntryHook<'a> = Box<dyn FnMut(u64, &Path) -> Result<()> + 'a>;
+
 /// How extraction behaves beyond the fixed safety rules.
 pub struct ExtractOptions<'a> {
     /// Create device nodes and fifos (snapshots: yes; bundles: refused).
@@ -41,7 +44,7 @@ pub struct ExtractOptions<'a> {
     pub dump_dir: Option<PathBuf>,
     /// Called before each entry with its 0-based index and archive path; an
     /// error stops the extraction (fault injection, cancellation).
-    pub before_entry: Option<Box<dyn FnMut(u64, &Path) -> Result<()> + 'a>>,
+    pub before_entry: Option<EntryHook<'a>>,
 }
 
 impl Default for ExtractOptions<'_> {
@@ -149,8 +152,7 @@ impl Run<'_, '_> {
             let Some(header) = self.read_header(&mut entry, &raw)? else {
                 continue;
             };
-            self.progress
-                .set_message(&header.rel.to_string_lossy());
+            self.progress.set_message(&header.rel.to_string_lossy());
             self.one(&mut entry, &header)?;
             self.report.entries += 1;
         }
@@ -190,10 +192,7 @@ impl Run<'_, '_> {
             gid: u32::try_from(h.gid().map_err(|_| bad("gid"))?).map_err(|_| bad("gid"))?,
             uname: name_field(h.username_bytes()),
             gname: name_field(h.groupname_bytes()),
-            atime: Time {
-                secs: 0,
-                nanos: 0,
-            },
+            atime: Time { secs: 0, nanos: 0 },
             mtime: Time {
                 secs: h.mtime().map_err(|_| bad("mtime"))? as i64,
                 nanos: 0,
@@ -340,7 +339,9 @@ impl Run<'_, '_> {
     }
 
     fn is_real_dir(&self, at: &Path) -> bool {
-        fs::symlink_metadata(at).map(|m| m.is_dir()).unwrap_or(false)
+        fs::symlink_metadata(at)
+            .map(|m| m.is_dir())
+            .unwrap_or(false)
     }
 
     /// Creates the missing parents of `rel` one at a time, refusing any that
@@ -358,10 +359,7 @@ impl Run<'_, '_> {
                 Ok(m) if m.file_type().is_symlink() => {
                     return Err(Error::Escape {
                         path: self.root.join(rel),
-                        reason: format!(
-                            "refusing to write through the symlink {}",
-                            at.display()
-                        ),
+                        reason: format!("refusing to write through the symlink {}", at.display()),
                     })
                 }
                 Ok(m) if m.is_dir() => {}

@@ -315,10 +315,7 @@ impl Journal {
                 dir.display()
             )));
         }
-        fs::DirBuilder::new()
-            .recursive(true)
-            .create(dir)
-            .at(dir)?;
+        fs::DirBuilder::new().recursive(true).create(dir).at(dir)?;
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).at(dir)?;
         let state = State {
             version: 1,
@@ -408,9 +405,7 @@ impl Journal {
             .steps
             .iter_mut()
             .find(|s| s.name == step)
-            .ok_or_else(|| {
-                Error::format(&file, 0, format!("the journal has no step {step:?}"))
-            })?;
+            .ok_or_else(|| Error::format(&file, 0, format!("the journal has no step {step:?}")))?;
         record.state = state;
         if detail.is_some() {
             record.detail = detail;

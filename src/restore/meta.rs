@@ -292,10 +292,7 @@ mod tests {
             uid: 12,
             gid: 34,
             atime: Time { secs: 5, nanos: 6 },
-            mtime: Time {
-                secs: -7,
-                nanos: 8,
-            },
+            mtime: Time { secs: -7, nanos: 8 },
             xattrs: vec![
                 (b"user.a".to_vec(), b"x y".to_vec()),
                 (b"user.empty".to_vec(), Vec::new()),

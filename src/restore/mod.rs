@@ -3,15 +3,15 @@
 //! roll back.
 //!
 //! [`steps::plan`] turns options into a [`steps::RestorePlan`] without side
-//! effects (`--dry-run` prints it); [`steps::Executor`] runs it, recording
+//! effects (`--dry-run` prints it); [`executor::Executor`] runs it, recording
 //! each step in the [`journal::Journal`]. The files step is ours
 //! ([`extract`]); the others are injected by the caller, which wires the
 //! package, database and service layers.
 
+pub mod executor;
 pub mod extract;
 pub mod journal;
 pub mod meta;
-pub mod executor;
 pub mod steps;
 
 pub use executor::{Executor, Outcome, Report, StepAction, StepReport};

@@ -54,7 +54,9 @@ impl Step {
             Step::Preflight => {
                 "check checksums, distro, arch, xCAT version, free space; change nothing"
             }
-            Step::Repos => "copy the package repos from the snapshot to local disk and register them",
+            Step::Repos => {
+                "copy the package repos from the snapshot to local disk and register them"
+            }
             Step::Packages => "install the xCAT packages with the distro's package manager",
             Step::Quiesce => "stop the xCAT daemons the packages started",
             Step::Files => "extract the snapshot's files, keeping backups of what they replace",
@@ -67,7 +69,7 @@ impl Step {
 
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 

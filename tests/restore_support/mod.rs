@@ -173,7 +173,9 @@ pub fn archive_of(dir: &Path, accounts: &Accounts, exclude: &[&str]) -> Vec<u8> 
             .unwrap();
         if ft.is_dir() {
             header.set_entry_type(tar::EntryType::Directory);
-            builder.append_data(&mut header, &rel, std::io::empty()).unwrap();
+            builder
+                .append_data(&mut header, &rel, std::io::empty())
+                .unwrap();
         } else if ft.is_symlink() {
             header.set_entry_type(tar::EntryType::Symlink);
             let target = fs::read_link(entry.path()).unwrap();
@@ -294,18 +296,62 @@ pub fn source_tree(a: &Path) -> Accounts {
     let acc = accounts_root(
         a,
         &[("root", 0), ("xcat", 1500), ("apache", 1501)],
-        &[("root", 0), ("xcat", 1500), ("apache", 1501), ("wheel", 1502)],
+        &[
+            ("root", 0),
+            ("xcat", 1500),
+            ("apache", 1501),
+            ("wheel", 1502),
+        ],
     );
     mkdir(a, "etc/xcat/cert", 0o700, (1500, 1500));
-    write(a, "etc/xcat/cfgloc", b"SQLite:/etc/xcat\n", 0o600, (0, 0), 1_700_000_001);
-    write(a, "etc/xcat/cert/ca.pem", b"-----BEGIN-----\n", 0o600, (1500, 1500), 1_700_000_002);
+    write(
+        a,
+        "etc/xcat/cfgloc",
+        b"SQLite:/etc/xcat\n",
+        0o600,
+        (0, 0),
+        1_700_000_001,
+    );
+    write(
+        a,
+        "etc/xcat/cert/ca.pem",
+        b"-----BEGIN-----\n",
+        0o600,
+        (1500, 1500),
+        1_700_000_002,
+    );
     mkdir(a, "install/postscripts", 0o755, (0, 1500));
     mkdir(a, "install", 0o2775, (0, 1500));
     xattr::set(a.join("install"), "user.comment", b"hello").unwrap();
-    write(a, "install/postscripts/hi", b"echo hi\n", 0o750, (0, 1500), 1_700_000_003);
-    fs::hard_link(a.join("install/postscripts/hi"), a.join("install/postscripts/hi2")).unwrap();
-    write(a, "install/bin/suid", b"\x7fELF", 0o4755, (1501, 1501), 1_700_000_004);
-    write(a, "install/bin/sgid", b"x", 0o2711, (0, 1502), 1_700_000_005);
+    write(
+        a,
+        "install/postscripts/hi",
+        b"echo hi\n",
+        0o750,
+        (0, 1500),
+        1_700_000_003,
+    );
+    fs::hard_link(
+        a.join("install/postscripts/hi"),
+        a.join("install/postscripts/hi2"),
+    )
+    .unwrap();
+    write(
+        a,
+        "install/bin/suid",
+        b"\x7fELF",
+        0o4755,
+        (1501, 1501),
+        1_700_000_004,
+    );
+    write(
+        a,
+        "install/bin/sgid",
+        b"x",
+        0o2711,
+        (0, 1502),
+        1_700_000_005,
+    );
     mkdir(a, "tftpboot", 0o1777, (0, 0));
     link(a, "tftpboot/rel", "../install/postscripts/hi");
     link(a, "tftpboot/abs", "/etc/xcat/cfgloc");
@@ -329,10 +375,14 @@ pub fn target_root(b: &Path) -> Accounts {
     accounts_root(
         b,
         &[("root", 0), ("apache", 2001), ("xcat", 2002)],
-        &[("root", 0), ("wheel", 2003), ("apache", 2001), ("xcat", 2004)],
+        &[
+            ("root", 0),
+            ("wheel", 2003),
+            ("apache", 2001),
+            ("xcat", 2004),
+        ],
     )
 }
-
 
 /// The accounts files, which belong to the target root, not the archive.
 pub const SKIP: &[&str] = &["etc/passwd", "etc/group"];
