@@ -1,2 +1,19 @@
-//! Restore: preflight → verify → repos → packages → files → db → regenerate →
-//! services, as a journaled list of steps that can resume or roll back.
+//! Restore: preflight → repos → packages → quiesce → files → database →
+//! regenerate → services, as a journaled list of steps that can resume or
+//! roll back.
+//!
+//! [`steps::plan`] turns options into a [`steps::RestorePlan`] without side
+//! effects (`--dry-run` prints it); [`executor::Executor`] runs it, recording
+//! each step in the [`journal::Journal`]. The files step is ours
+//! ([`extract`]); the others are injected by the caller, which wires the
+//! package, database and service layers.
+
+pub mod executor;
+pub mod extract;
+pub mod journal;
+pub mod meta;
+pub mod steps;
+
+pub use executor::{Executor, Outcome, Report, StepAction, StepReport};
+pub use journal::{Journal, RollbackReport};
+pub use steps::{plan, RestoreOptions, RestorePlan, Step};

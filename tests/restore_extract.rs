@@ -1,0 +1,482 @@
+//! Extraction: a tree archived the way the snapshot writer stores it comes
+//! back identical (owners mapped by name), and hostile archives are refused
+//! without a byte written outside the root.
+
+mod restore_support;
+
+use restore_support::*;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use xcatport::mn::accounts::Accounts;
+use xcatport::progress::Hidden;
+use xcatport::restore::extract::{extract, ExtractOptions, ExtractReport};
+use xcatport::restore::journal::{Journal, NoJournal};
+use xcatport::Error;
+
+fn run(archive: &[u8], root: &Path, opts: ExtractOptions<'_>) -> Result<ExtractReport, Error> {
+    let acc = Accounts::load(root).unwrap();
+    extract(archive, root, &acc, &mut NoJournal, opts, &Hidden)
+}
+
+#[test]
+fn tree_comes_back_identical_with_owners_mapped_by_name() {
+    let a = tempdir();
+    let b = tempdir();
+    let acc_a = source_tree(a.path());
+    let acc_b = target_root(b.path());
+    let archive = archive_of(a.path(), &acc_a, SKIP);
+    let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    assert_eq!(report.warnings, Vec::<String>::new());
+    assert_eq!(report.bytes, 300_000 + 17 + 16 + 8 + 4 + 1 + 4 + 14 + 1);
+    let want = tree_listing(a.path(), &acc_a, SKIP);
+    let got = tree_listing(b.path(), &acc_b, SKIP);
+    assert_eq!(got, want);
+    // and the numbers really are the target's, not the source's
+    let suid = fs::metadata(b.path().join("install/bin/suid")).unwrap();
+    assert_eq!(
+        (suid.uid(), suid.gid(), suid.mode() & 0o7777),
+        (2001, 2001, 0o4755)
+    );
+    let sgid = fs::metadata(b.path().join("install/bin/sgid")).unwrap();
+    assert_eq!((sgid.gid(), sgid.mode() & 0o7777), (2003, 0o2711));
+    let hi = fs::metadata(b.path().join("install/postscripts/hi")).unwrap();
+    let hi2 = fs::metadata(b.path().join("install/postscripts/hi2")).unwrap();
+    assert_eq!(hi.ino(), hi2.ino());
+}
+
+#[test]
+fn unknown_owner_names_keep_numeric_ids_with_one_warning_each() {
+    let a = tempdir();
+    let b = tempdir();
+    let acc_a = accounts_root(
+        a.path(),
+        &[("root", 0), ("ghost", 777)],
+        &[("root", 0), ("ghost", 777)],
+    );
+    write(a.path(), "d/one", b"1", 0o644, (777, 777), 1_700_000_000);
+    write(a.path(), "d/two", b"2", 0o644, (777, 0), 1_700_000_000);
+    let archive = archive_of(a.path(), &acc_a, SKIP);
+    let acc_b = accounts_root(b.path(), &[("root", 0)], &[("root", 0)]);
+    let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    let passwd = b.path().join("etc/passwd");
+    let group = b.path().join("etc/group");
+    assert_eq!(
+        report.warnings,
+        vec![
+            format!(
+                "user \"ghost\" is not in {}; its files keep the numeric id 777",
+                passwd.display()
+            ),
+            format!(
+                "group \"ghost\" is not in {}; its files keep the numeric id 777",
+                group.display()
+            ),
+        ]
+    );
+    let m = fs::metadata(b.path().join("d/one")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (777, 777));
+    let _ = acc_b;
+}
+
+#[test]
+fn gnu_sparse_file_is_written_with_holes() {
+    // 8 MiB file: 4 KiB of data at 0 and 4 KiB at 6 MiB, the rest holes.
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::GNUSparse);
+    header.set_path("sparse.img").unwrap();
+    header.set_mode(0o600);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_700_000_000);
+    header.set_size(8192);
+    {
+        let gnu = header.as_gnu_mut().unwrap();
+        gnu.set_real_size(8 << 20);
+        gnu.sparse[0].set_offset(0);
+        gnu.sparse[0].set_length(4096);
+        gnu.sparse[1].set_offset(6 << 20);
+        gnu.sparse[1].set_length(4096);
+        gnu.sparse[2].set_offset(8 << 20);
+        gnu.sparse[2].set_length(0);
+    }
+    header.set_cksum();
+    let mut data = vec![b'a'; 4096];
+    data.extend(vec![b'b'; 4096]);
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, &data[..]).unwrap();
+    let archive = builder.into_inner().unwrap();
+    let b = tempdir();
+    run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    let path = b.path().join("sparse.img");
+    let bytes = fs::read(&path).unwrap();
+    assert_eq!(bytes.len(), 8 << 20);
+    assert!(bytes[..4096].iter().all(|c| *c == b'a'));
+    assert!(bytes[4096..6 << 20].iter().all(|c| *c == 0));
+    assert!(bytes[6 << 20..(6 << 20) + 4096].iter().all(|c| *c == b'b'));
+    assert!(bytes[(6 << 20) + 4096..].iter().all(|c| *c == 0));
+    let m = fs::metadata(&path).unwrap();
+    // 8 KiB of data: far fewer than the 16384 sectors a dense file takes
+    assert!(m.blocks() <= 64, "{} blocks allocated", m.blocks());
+}
+
+#[test]
+fn fifos_and_devices_need_the_option() {
+    let mut builder = tar::Builder::new(Vec::new());
+    raw_entry(&mut builder, b"run/fifo", tar::EntryType::Fifo, None, b"");
+    let mut dev = tar::Header::new_ustar();
+    dev.set_path("dev/null").unwrap();
+    dev.set_entry_type(tar::EntryType::Char);
+    dev.set_mode(0o666);
+    dev.set_device_major(1).unwrap();
+    dev.set_device_minor(3).unwrap();
+    dev.set_size(0);
+    dev.set_uid(0);
+    dev.set_gid(0);
+    dev.set_mtime(1_600_000_000);
+    dev.set_cksum();
+    builder.append(&dev, std::io::empty()).unwrap();
+    let archive = builder.into_inner().unwrap();
+
+    let refused = tempdir();
+    let err = run(&archive, refused.path(), ExtractOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "run/fifo: device nodes and fifos are refused in this archive"
+    );
+    assert!(!refused.path().join("run/fifo").exists());
+
+    let allowed = tempdir();
+    let opts = ExtractOptions {
+        allow_special: true,
+        ..Default::default()
+    };
+    run(&archive, allowed.path(), opts).unwrap();
+    let fifo = fs::symlink_metadata(allowed.path().join("run/fifo")).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fifo.file_type()));
+    let null = fs::symlink_metadata(allowed.path().join("dev/null")).unwrap();
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &null.file_type()
+    ));
+    assert_eq!(
+        (null.rdev(), null.mode() & 0o7777),
+        (libc::makedev(1, 3), 0o666)
+    );
+}
+
+#[test]
+fn dump_members_go_to_the_dump_dir() {
+    let mut builder = tar::Builder::new(Vec::new());
+    raw_entry(
+        &mut builder,
+        b".xcatport/db/site.csv",
+        tar::EntryType::Regular,
+        None,
+        b"#key,value\n",
+    );
+    raw_entry(
+        &mut builder,
+        b"etc/hosts",
+        tar::EntryType::Regular,
+        None,
+        b"127.0.0.1 localhost\n",
+    );
+    let archive = builder.into_inner().unwrap();
+    let b = tempdir();
+    let opts = ExtractOptions {
+        dump_dir: Some("var/lib/xcatport".into()),
+        ..Default::default()
+    };
+    run(&archive, b.path(), opts).unwrap();
+    assert_eq!(
+        fs::read(b.path().join("var/lib/xcatport/db/site.csv")).unwrap(),
+        b"#key,value\n"
+    );
+    assert!(!b.path().join(".xcatport").exists());
+}
+
+// ---- hostile archives ----
+
+/// A root inside a parent dir with a bystander file next to it: after a
+/// hostile extraction the parent must be untouched except for the root.
+struct Arena {
+    parent: tempfile::TempDir,
+}
+
+impl Arena {
+    fn new() -> Arena {
+        let parent = tempdir();
+        fs::create_dir(parent.path().join("root")).unwrap();
+        fs::write(parent.path().join("bystander"), b"keep").unwrap();
+        fs::create_dir(parent.path().join("outside")).unwrap();
+        fs::write(parent.path().join("outside/secret"), b"s3cret").unwrap();
+        Arena { parent }
+    }
+    fn root(&self) -> std::path::PathBuf {
+        self.parent.path().join("root")
+    }
+    fn outside(&self) -> Vec<String> {
+        snapshot_of(self.parent.path())
+            .into_iter()
+            .filter(|l| !l.starts_with("\"root"))
+            .collect()
+    }
+}
+
+fn hostile(entries: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    entries(&mut builder);
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn parent_dir_names_are_refused() {
+    let arena = Arena::new();
+    let before = arena.outside();
+    let archive =
+        hostile(|b| raw_entry(b, b"../bystander", tar::EntryType::Regular, None, b"evil"));
+    let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "../bystander: `..` in archive path");
+    assert_eq!(arena.outside(), before);
+    let archive = hostile(|b| {
+        raw_entry(
+            b,
+            b"a/../../outside/secret",
+            tar::EntryType::Regular,
+            None,
+            b"evil",
+        )
+    });
+    assert!(matches!(
+        run(&archive, &arena.root(), ExtractOptions::default()),
+        Err(Error::Escape { .. })
+    ));
+    assert_eq!(arena.outside(), before);
+}
+
+#[test]
+fn absolute_names_are_refused() {
+    let arena = Arena::new();
+    let before = arena.outside();
+    let target = arena.parent.path().join("bystander");
+    let name = target.to_str().unwrap().as_bytes().to_vec();
+    let archive = hostile(|b| raw_entry(b, &name, tar::EntryType::Regular, None, b"evil"));
+    let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}: absolute path in archive", target.display())
+    );
+    assert_eq!(arena.outside(), before);
+    assert_eq!(fs::read_dir(arena.root()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_symlink_from_the_archive_is_never_written_through() {
+    let arena = Arena::new();
+    let before = arena.outside();
+    let host_passwd = fs::read("/etc/passwd").unwrap();
+    let outside = arena.parent.path().join("outside");
+    let outside_bytes = outside.to_str().unwrap().as_bytes().to_vec();
+    let archive = hostile(|b| {
+        raw_entry(b, b"etc", tar::EntryType::Symlink, Some(b"/etc"), b"");
+        raw_entry(
+            b,
+            b"etc/passwd",
+            tar::EntryType::Regular,
+            None,
+            b"evil::0:0::/:/bin/sh\n",
+        );
+    });
+    let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: refusing to write through the symlink {}",
+            arena.root().join("etc/passwd").display(),
+            arena.root().join("etc").display()
+        )
+    );
+    assert_eq!(fs::read("/etc/passwd").unwrap(), host_passwd);
+    // the symlink itself is stored as-is (chroot semantics)
+    assert_eq!(
+        fs::read_link(arena.root().join("etc")).unwrap(),
+        Path::new("/etc")
+    );
+
+    let archive = hostile(|b| {
+        raw_entry(b, b"x", tar::EntryType::Symlink, Some(&outside_bytes), b"");
+        raw_entry(b, b"x/secret", tar::EntryType::Regular, None, b"evil");
+        raw_entry(b, b"x/new", tar::EntryType::Regular, None, b"evil");
+    });
+    assert!(matches!(
+        run(&archive, &arena.root(), ExtractOptions::default()),
+        Err(Error::Escape { .. })
+    ));
+    assert_eq!(arena.outside(), before);
+}
+
+#[test]
+fn a_symlink_already_on_disk_is_never_written_through() {
+    let arena = Arena::new();
+    let before = arena.outside();
+    std::os::unix::fs::symlink(
+        arena.parent.path().join("outside"),
+        arena.root().join("install"),
+    )
+    .unwrap();
+    let archive =
+        hostile(|b| raw_entry(b, b"install/secret", tar::EntryType::Regular, None, b"evil"));
+    assert!(matches!(
+        run(&archive, &arena.root(), ExtractOptions::default()),
+        Err(Error::Escape { .. })
+    ));
+    assert_eq!(arena.outside(), before);
+}
+
+#[test]
+fn hardlinks_to_outside_or_unextracted_paths_are_refused() {
+    let arena = Arena::new();
+    let before = arena.outside();
+    let cases: Vec<(&[u8], &str)> = vec![
+        (
+            b"../outside/secret",
+            "evil: hardlink target `..` in archive path",
+        ),
+        (
+            b"/etc/shadow",
+            "evil: hardlink target absolute path in archive",
+        ),
+        (
+            b"later",
+            "evil: hardlink target later was not extracted before it by this archive",
+        ),
+        (
+            b"etc/passwd",
+            "evil: hardlink target etc/passwd was not extracted before it by this archive",
+        ),
+    ];
+    fs::create_dir(arena.root().join("etc")).unwrap();
+    fs::write(arena.root().join("etc/passwd"), b"root:x:0:0::/:/bin/sh\n").unwrap();
+    for (target, message) in cases {
+        let archive = hostile(|b| {
+            raw_entry(b, b"evil", tar::EntryType::Link, Some(target), b"");
+            raw_entry(b, b"later", tar::EntryType::Regular, None, b"x");
+        });
+        let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
+        assert_eq!(err.to_string(), message);
+        assert!(!arena.root().join("evil").exists());
+    }
+    assert_eq!(arena.outside(), before);
+    assert_eq!(
+        fs::metadata(arena.root().join("etc/passwd"))
+            .unwrap()
+            .nlink(),
+        1
+    );
+}
+
+#[test]
+fn hardlink_through_a_symlink_swapped_in_later_is_refused() {
+    let arena = Arena::new();
+    fs::create_dir(arena.root().join("d")).unwrap();
+    let outside = arena.parent.path().join("outside");
+    let archive = hostile(|b| {
+        raw_entry(b, b"d/f", tar::EntryType::Regular, None, b"ok");
+        raw_entry(
+            b,
+            b"d",
+            tar::EntryType::Symlink,
+            Some(outside.to_str().unwrap().as_bytes()),
+            b"",
+        );
+        raw_entry(b, b"g", tar::EntryType::Link, Some(b"d/f"), b"");
+    });
+    let before = arena.outside();
+    // journaled, so the directory `d` is moved aside for the symlink
+    let jdir = tempdir();
+    let mut journal = Journal::create(jdir.path(), &["files"]).unwrap();
+    let acc = Accounts::load(&arena.root()).unwrap();
+    let sink = journal.changes().unwrap();
+    let err = extract(
+        &archive[..],
+        &arena.root(),
+        &acc,
+        sink,
+        ExtractOptions::default(),
+        &Hidden,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "g: hardlink target leads through {}",
+            arena.root().join("d").display()
+        )
+    );
+    assert!(!arena.root().join("g").exists());
+    assert_eq!(arena.outside(), before);
+    // rollback puts the real directory back and removes only what was added
+    journal.rollback_files(&arena.root()).unwrap();
+    let d = fs::symlink_metadata(arena.root().join("d")).unwrap();
+    assert!(d.is_dir());
+    assert_eq!(fs::read_dir(arena.root().join("d")).unwrap().count(), 0);
+    assert_eq!(arena.outside(), before);
+}
+
+#[test]
+fn xattr_values_with_newlines_travel_as_libarchive_records() {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_pax_extensions([
+            ("LIBARCHIVE.xattr.user.cap%3Dx", &b"AP8KAA"[..]),
+            ("SCHILY.xattr.user.plain", &b"v"[..]),
+        ])
+        .unwrap();
+    raw_entry(&mut builder, b"f", tar::EntryType::Regular, None, b"data");
+    let archive = builder.into_inner().unwrap();
+    let b = tempdir();
+    run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    let f = b.path().join("f");
+    assert_eq!(
+        xattr::get(&f, "user.cap=x").unwrap().unwrap(),
+        b"\0\xff\n\0"
+    );
+    assert_eq!(xattr::get(&f, "user.plain").unwrap().unwrap(), b"v");
+
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_pax_extensions([("SCHILY.xattr.user.nl", &b"a\nb"[..])])
+        .unwrap();
+    raw_entry(&mut builder, b"g", tar::EntryType::Regular, None, b"data");
+    let archive = builder.into_inner().unwrap();
+    let err = run(&archive, b.path(), ExtractOptions::default()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("g: unreadable PAX record"),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_archive_with_huge_declared_size_is_an_error() {
+    let arena = Arena::new();
+    let before = arena.outside();
+    let mut header = tar::Header::new_ustar();
+    header.set_path("big").unwrap();
+    header.set_size(1 << 40);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(1_600_000_000);
+    header.set_cksum();
+    let mut archive = header.as_bytes().to_vec();
+    archive.extend(vec![b'z'; 10_000]);
+    let err = run(&archive, &arena.root(), ExtractOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: archive truncated: entry big declares 1099511627776 bytes but only 10000 could be read",
+            arena.root().join("big").display()
+        )
+    );
+    assert_eq!(arena.outside(), before);
+}
