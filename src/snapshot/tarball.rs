@@ -76,7 +76,8 @@ impl<W: Write> TarWriter<W> {
             header.set_entry_type(EntryType::Directory);
             header.set_size(0);
             record.kind = Kind::Dir;
-            self.builder.append_data(&mut header, &entry.rel, io::empty())?;
+            // A trailing slash, as GNU tar writes directory names.
+            self.builder.append_data(&mut header, entry.rel.join(""), io::empty())?;
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&entry.path).map_err(|e| source_err(&entry.path, e))?;
             header.set_entry_type(EntryType::Symlink);
