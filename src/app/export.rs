@@ -71,7 +71,12 @@ pub fn run(args: &ExportArgs) -> Result<()> {
 
 /// The export with its database source, source facts and site variables
 /// injected (tests and the merged db layer call this).
-pub fn run_with(args: &ExportArgs, db: &mut dyn DbDumpSource, facts: SourceFacts, vars: &Vars) -> Result<Outcome> {
+pub fn run_with(
+    args: &ExportArgs,
+    db: &mut dyn DbDumpSource,
+    facts: SourceFacts,
+    vars: &Vars,
+) -> Result<Outcome> {
     let started = Instant::now();
     if args.encrypt {
         return Err(Error::NotAvailable("--encrypt".into()));
@@ -79,11 +84,16 @@ pub fn run_with(args: &ExportArgs, db: &mut dyn DbDumpSource, facts: SourceFacts
     let mut rpms = Vec::new();
     for r in &args.rpms {
         if r.contains("://") && !r.starts_with("file://") {
-            return Err(Error::NotAvailable(format!("--rpms {r} (downloading repos)")));
+            return Err(Error::NotAvailable(format!(
+                "--rpms {r} (downloading repos)"
+            )));
         }
         let dir = PathBuf::from(r.trim_start_matches("file://"));
         if !dir.is_dir() {
-            return Err(Error::Refused(format!("--rpms {}: not a directory", dir.display())));
+            return Err(Error::Refused(format!(
+                "--rpms {}: not a directory",
+                dir.display()
+            )));
         }
         rpms.push(dir);
     }
@@ -145,7 +155,14 @@ pub fn run_with(args: &ExportArgs, db: &mut dyn DbDumpSource, facts: SourceFacts
         rpms,
     };
     let staging = target.stage()?;
-    let report = snapshot::write_snapshot(staging.path(), &plan, db, &binary, &opts, &*progress::bar("writing"))?;
+    let report = snapshot::write_snapshot(
+        staging.path(),
+        &plan,
+        db,
+        &binary,
+        &opts,
+        &*progress::bar("writing"),
+    )?;
     let verified: Verified = staging.finalize()?;
     outcome.plan = report.head.plan.clone();
     outcome.entries = verified.head.data.entries;
@@ -177,7 +194,11 @@ pub fn probe_facts(root: &Path) -> SourceFacts {
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
-        .or_else(|| nix::unistd::gethostname().ok().map(|h| h.to_string_lossy().into_owned()))
+        .or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .map(|h| h.to_string_lossy().into_owned())
+        })
         .unwrap_or_default();
     SourceFacts {
         distro_id: field("ID="),

@@ -199,7 +199,11 @@ impl Plan {
                         progress.inc(e.meta.len());
                     }
                 }
-                walk::Item::Excluded { rule, is_dir, bytes } => {
+                walk::Item::Excluded {
+                    rule,
+                    is_dir,
+                    bytes,
+                } => {
                     let ex = &mut summary.exclusions[rule];
                     if is_dir {
                         ex.dirs += 1;
@@ -244,7 +248,10 @@ pub fn family_of(root: &Path) -> String {
     let text = std::fs::read_to_string(root.join("etc/os-release")).unwrap_or_default();
     let mut words = Vec::new();
     for line in text.lines() {
-        if let Some(v) = line.strip_prefix("ID=").or_else(|| line.strip_prefix("ID_LIKE=")) {
+        if let Some(v) = line
+            .strip_prefix("ID=")
+            .or_else(|| line.strip_prefix("ID_LIKE="))
+        {
             words.extend(v.trim_matches('"').split_whitespace().map(str::to_string));
         }
     }

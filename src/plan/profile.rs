@@ -132,9 +132,10 @@ impl Profile {
             )));
         }
         let text = std::fs::read_to_string(path).at(path)?;
-        let name = path
-            .file_stem()
-            .map_or_else(|| name_or_file.to_string(), |s| s.to_string_lossy().into_owned());
+        let name = path.file_stem().map_or_else(
+            || name_or_file.to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         Profile::parse(&name, path, &text, 0)
     }
 
@@ -151,14 +152,27 @@ impl Profile {
         let mut profile = match &raw.extends {
             Some(base) if depth < 4 => {
                 let (_, base_text) = BUILTIN.iter().find(|(n, _)| n == base).ok_or_else(|| {
-                    Error::format(file, 0, format!("extends = {base:?}: not a built-in profile"))
+                    Error::format(
+                        file,
+                        0,
+                        format!("extends = {base:?}: not a built-in profile"),
+                    )
                 })?;
-                let mut p = Profile::parse(base, Path::new(&format!("profiles/{base}.toml")), base_text, depth + 1)?;
+                let mut p = Profile::parse(
+                    base,
+                    Path::new(&format!("profiles/{base}.toml")),
+                    base_text,
+                    depth + 1,
+                )?;
                 p.name = name.to_string();
                 p
             }
             Some(base) => {
-                return Err(Error::format(file, 0, format!("extends = {base:?}: too deeply nested")))
+                return Err(Error::format(
+                    file,
+                    0,
+                    format!("extends = {base:?}: too deeply nested"),
+                ))
             }
             None => Profile {
                 name: name.to_string(),
@@ -193,7 +207,11 @@ impl Profile {
             let o = origin(exc.span().start);
             let exc = exc.into_inner();
             if exc.reason.trim().is_empty() {
-                return Err(Error::format(&o.file, o.line, "an exclude rule needs a reason"));
+                return Err(Error::format(
+                    &o.file,
+                    o.line,
+                    "an exclude rule needs a reason",
+                ));
             }
             profile.excludes.push(Exclude {
                 glob: exc.glob,
@@ -247,8 +265,11 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_line() {
-        let text = "description = \"x\"\n\n[[exclude]]\nglob = \"/a\"\nreason = \"r\"\ncolour = \"red\"\n";
-        let err = Profile::parse("p", Path::new("/tmp/p.toml"), text, 0).unwrap_err().to_string();
+        let text =
+            "description = \"x\"\n\n[[exclude]]\nglob = \"/a\"\nreason = \"r\"\ncolour = \"red\"\n";
+        let err = Profile::parse("p", Path::new("/tmp/p.toml"), text, 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("/tmp/p.toml:6: "), "{err}");
         assert!(err.contains("colour"), "{err}");
     }
@@ -256,10 +277,14 @@ mod tests {
     #[test]
     fn unknown_section_and_family_are_errors_with_lines() {
         let text = "[[include]]\npath = \"/x\"\nsection = \"misc\"\n";
-        let err = Profile::parse("p", Path::new("p.toml"), text, 0).unwrap_err().to_string();
+        let err = Profile::parse("p", Path::new("p.toml"), text, 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.toml:3: "), "{err}");
         let text = "\n[[include]]\npath = \"/x\"\nsection = \"trees\"\nfamily = [\"arch\"]\n";
-        let err = Profile::parse("p", Path::new("p.toml"), text, 0).unwrap_err().to_string();
+        let err = Profile::parse("p", Path::new("p.toml"), text, 0)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("p.toml:2: "), "{err}");
     }
 

@@ -24,7 +24,10 @@ pub fn render(s: &Summary) -> String {
         "profile {} · family {} · INSTALLDIR={} · TFTPDIR={}\n\n",
         s.profile, s.family, s.installdir, s.tftpdir
     );
-    out.push_str(&format!("{:<15} {:>10} {:>8} {:>12}\n", "section", "files", "dirs", "size"));
+    out.push_str(&format!(
+        "{:<15} {:>10} {:>8} {:>12}\n",
+        "section", "files", "dirs", "size"
+    ));
     for sec in Section::ALL {
         let st = s.section(sec);
         out.push_str(&format!(
@@ -36,7 +39,13 @@ pub fn render(s: &Summary) -> String {
         ));
     }
     let (f, d, b) = s.totals();
-    out.push_str(&format!("{:<15} {:>10} {:>8} {:>12}\n", "total", f, d, human(b)));
+    out.push_str(&format!(
+        "{:<15} {:>10} {:>8} {:>12}\n",
+        "total",
+        f,
+        d,
+        human(b)
+    ));
     out.push_str("\nexcluded\n");
     for ex in &s.exclusions {
         if ex.files + ex.dirs == 0 {
@@ -62,7 +71,10 @@ pub fn render(s: &Summary) -> String {
         }
     }
     if !s.missing.is_empty() {
-        out.push_str(&format!("\nnot present on this MN: {}\n", s.missing.join(" ")));
+        out.push_str(&format!(
+            "\nnot present on this MN: {}\n",
+            s.missing.join(" ")
+        ));
     }
     out
 }

@@ -74,7 +74,10 @@ impl Rules {
     ) -> Result<Rules> {
         let mut includes = Vec::new();
         for inc in &profile.includes {
-            if !inc.family.is_empty() && family != "unknown" && !inc.family.iter().any(|f| f == family) {
+            if !inc.family.is_empty()
+                && family != "unknown"
+                && !inc.family.iter().any(|f| f == family)
+            {
                 continue;
             }
             let path = expand(&inc.path, vars, &inc.origin)?;
@@ -106,17 +109,23 @@ impl Rules {
         ];
         let mut set = GlobSetBuilder::new();
         let mut exclude_map = Vec::new();
-        let live_db = glob(&excludes[RULE_LIVE_DB].rule, &cli_origin("built-in rule", 0))?;
+        let live_db = glob(
+            &excludes[RULE_LIVE_DB].rule,
+            &cli_origin("built-in rule", 0),
+        )?;
         set.add(live_db);
         exclude_map.push(RULE_LIVE_DB);
         let profile_rules = profile
             .excludes
             .iter()
             .map(|e| (e.glob.as_str(), e.reason.clone(), e.origin.clone()));
-        let cli_rules = extra_exclude
-            .iter()
-            .enumerate()
-            .map(|(i, g)| (g.as_str(), "excluded on the command line".to_string(), cli_origin("--exclude", i)));
+        let cli_rules = extra_exclude.iter().enumerate().map(|(i, g)| {
+            (
+                g.as_str(),
+                "excluded on the command line".to_string(),
+                cli_origin("--exclude", i),
+            )
+        });
         for (text, reason, origin) in profile_rules.chain(cli_rules) {
             let expanded = expand(text, vars, &origin)?;
             let pattern = strip_root(&expanded);
@@ -179,7 +188,11 @@ impl Rules {
             }
             let takes = is_dir || inc.filter.as_ref().map_or(true, |f| f.is_match(rel));
             accepted |= takes;
-            if takes && best.map_or(true, |b| inc.rel.components().count() > b.rel.components().count()) {
+            if takes
+                && best.map_or(true, |b| {
+                    inc.rel.components().count() > b.rel.components().count()
+                })
+            {
                 best = Some(inc);
             }
         }
@@ -243,7 +256,13 @@ fn glob(pattern: &str, origin: &Origin) -> Result<Glob> {
         .literal_separator(true)
         .backslash_escape(true)
         .build()
-        .map_err(|e| Error::format(&origin.file, origin.line, format!("bad glob {pattern:?}: {}", e.kind())))
+        .map_err(|e| {
+            Error::format(
+                &origin.file,
+                origin.line,
+                format!("bad glob {pattern:?}: {}", e.kind()),
+            )
+        })
 }
 
 /// `/srv/site/**/*.conf` → walk `srv/site`, keep matches of the whole glob.
@@ -276,14 +295,21 @@ mod tests {
         let r = Rules::compile(&p, &vars, "rhel", &[], &[]).unwrap();
         assert_eq!(r.includes[0].rel, Path::new("srv/install"));
         let p = profile("\n[[exclude]]\nglob = \"${SITEDIR}/x\"\nreason = \"r\"\n");
-        let err = Rules::compile(&p, &vars, "rhel", &[], &[]).unwrap_err().to_string();
-        assert_eq!(err, "t.toml:2: ${SITEDIR} is not a known variable (INSTALLDIR, TFTPDIR)");
+        let err = Rules::compile(&p, &vars, "rhel", &[], &[])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "t.toml:2: ${SITEDIR} is not a known variable (INSTALLDIR, TFTPDIR)"
+        );
     }
 
     #[test]
     fn a_bad_glob_names_the_profile_line() {
         let p = profile("[[exclude]]\nglob = \"/a\"\nreason = \"r\"\n\n[[exclude]]\nglob = \"/b/[x\"\nreason = \"r\"\n");
-        let err = Rules::compile(&p, &Vars::default(), "rhel", &[], &[]).unwrap_err().to_string();
+        let err = Rules::compile(&p, &Vars::default(), "rhel", &[], &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("t.toml:5: bad glob \"b/[x\""), "{err}");
     }
 
@@ -297,18 +323,40 @@ mod tests {
         );
         let r = Rules::compile(&p, &Vars::default(), "rhel", &[], &[]).unwrap();
         assert_eq!(r.walk_roots(), vec![PathBuf::from("etc/xcat")]);
-        assert_eq!(r.section(Path::new("etc/xcat/site.conf"), false), Some(Section::Configuration));
-        assert_eq!(r.section(Path::new("etc/xcat/ca/key.pem"), false), Some(Section::Secrets));
-        assert_eq!(r.section(Path::new("etc/xcat/cfgloc"), false), Some(Section::Secrets));
-        assert_eq!(r.excluded(Path::new("etc/xcat/site.sqlite")), Some(RULE_LIVE_DB));
+        assert_eq!(
+            r.section(Path::new("etc/xcat/site.conf"), false),
+            Some(Section::Configuration)
+        );
+        assert_eq!(
+            r.section(Path::new("etc/xcat/ca/key.pem"), false),
+            Some(Section::Secrets)
+        );
+        assert_eq!(
+            r.section(Path::new("etc/xcat/cfgloc"), false),
+            Some(Section::Secrets)
+        );
+        assert_eq!(
+            r.excluded(Path::new("etc/xcat/site.sqlite")),
+            Some(RULE_LIVE_DB)
+        );
     }
 
     #[test]
     fn cli_include_glob_walks_its_literal_base_and_filters() {
         let p = profile("");
-        let r = Rules::compile(&p, &Vars::default(), "rhel", &["/srv/site/**/*.conf".into()], &["/srv/site/old/**".into()]).unwrap();
+        let r = Rules::compile(
+            &p,
+            &Vars::default(),
+            "rhel",
+            &["/srv/site/**/*.conf".into()],
+            &["/srv/site/old/**".into()],
+        )
+        .unwrap();
         assert_eq!(r.walk_roots(), vec![PathBuf::from("srv/site")]);
-        assert_eq!(r.section(Path::new("srv/site/a/b.conf"), false), Some(Section::Trees));
+        assert_eq!(
+            r.section(Path::new("srv/site/a/b.conf"), false),
+            Some(Section::Trees)
+        );
         assert_eq!(r.section(Path::new("srv/site/a/b.txt"), false), None);
         let i = r.excluded(Path::new("srv/site/old/x.conf")).unwrap();
         assert_eq!(r.excludes[i].reason, "excluded on the command line");

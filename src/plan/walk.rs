@@ -13,14 +13,21 @@ pub const MEDIA_MARKERS: &[&str] = &[".treeinfo", ".discinfo", "media.1", ".disk
 /// What the walk reports.
 #[derive(Debug)]
 pub enum Item {
-    Included(Entry),
+    Included(Box<Entry>),
     /// An excluded entry (for excluded directories also each entry under them
     /// when counting); `bytes` is a regular file's size.
-    Excluded { rule: usize, is_dir: bool, bytes: u64 },
+    Excluded {
+        rule: usize,
+        is_dir: bool,
+        bytes: u64,
+    },
     /// An include root that does not exist on this MN.
     Missing(PathBuf),
     /// A copycds media directory (reported whether or not it is excluded).
-    Media { rel: PathBuf, excluded: bool },
+    Media {
+        rel: PathBuf,
+        excluded: bool,
+    },
 }
 
 /// Iterator over [`Item`]s.
@@ -49,28 +56,26 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// Opens the next include root. `Some` carries something to report (a
+    /// missing root, an error); `None` means a walker is open or none are left.
     fn next_root(&mut self) -> Option<Result<Item>> {
-        for rel in self.roots.by_ref() {
-            let abs = self.root.join(&rel);
-            match std::fs::symlink_metadata(&abs) {
-                Ok(_) => {
-                    self.it = Some(
-                        walkdir::WalkDir::new(&abs)
-                            .follow_links(false)
-                            .follow_root_links(false)
-                            .sort_by_file_name()
-                            .into_iter(),
-                    );
-                    self.inside_excluded = None;
-                    return None;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Some(Ok(Item::Missing(rel)));
-                }
-                Err(e) => return Some(Err(Error::io(abs, e))),
+        let rel = self.roots.next()?;
+        let abs = self.root.join(&rel);
+        match std::fs::symlink_metadata(&abs) {
+            Ok(_) => {
+                self.it = Some(
+                    walkdir::WalkDir::new(&abs)
+                        .follow_links(false)
+                        .follow_root_links(false)
+                        .sort_by_file_name()
+                        .into_iter(),
+                );
+                self.inside_excluded = None;
+                None
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Ok(Item::Missing(rel))),
+            Err(e) => Some(Err(Error::io(abs, e))),
         }
-        None
     }
 
     fn is_media(&self, rel: &Path, abs: &Path) -> bool {
@@ -89,14 +94,22 @@ impl<'a> Walk<'a> {
                 reason: "walk left the root".into(),
             })?
             .to_path_buf();
-        let meta = dent
-            .metadata()
-            .map_err(|e| Error::io(abs, e.into_io_error().unwrap_or_else(|| std::io::Error::other("metadata"))))?;
+        let meta = dent.metadata().map_err(|e| {
+            Error::io(
+                abs,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("metadata")),
+            )
+        })?;
         let is_dir = meta.is_dir();
         let bytes = if meta.is_file() { meta.len() } else { 0 };
         if let Some((depth, rule)) = self.inside_excluded {
             if dent.depth() > depth {
-                return Ok(Some(Item::Excluded { rule, is_dir, bytes }));
+                return Ok(Some(Item::Excluded {
+                    rule,
+                    is_dir,
+                    bytes,
+                }));
             }
             self.inside_excluded = None;
         }
@@ -122,7 +135,11 @@ impl<'a> Walk<'a> {
                     it.skip_current_dir();
                 }
             }
-            return Ok(Some(Item::Excluded { rule, is_dir, bytes }));
+            return Ok(Some(Item::Excluded {
+                rule,
+                is_dir,
+                bytes,
+            }));
         }
         if rel.as_os_str().is_empty() {
             return Ok(None);
@@ -130,12 +147,12 @@ impl<'a> Walk<'a> {
         let Some(section) = self.rules.section(&rel, is_dir) else {
             return Ok(None);
         };
-        Ok(Some(Item::Included(Entry {
+        Ok(Some(Item::Included(Box::new(Entry {
             rel,
             path: abs.to_path_buf(),
             section,
             meta,
-        })))
+        }))))
     }
 }
 
@@ -148,11 +165,11 @@ impl Iterator for Walk<'_> {
                 return Some(Ok(item));
             }
             let Some(it) = self.it.as_mut() else {
+                if self.roots.len() == 0 {
+                    return None;
+                }
                 if let Some(item) = self.next_root() {
                     return Some(item);
-                }
-                if self.it.is_none() {
-                    return None;
                 }
                 continue;
             };
@@ -185,7 +202,7 @@ impl Iterator for Walk<'_> {
 /// Only the included entries, for the writer.
 pub fn entries<'a>(root: &'a Path, rules: &'a Rules) -> impl Iterator<Item = Result<Entry>> + 'a {
     Walk::new(root, rules, false).filter_map(|item| match item {
-        Ok(Item::Included(e)) => Some(Ok(e)),
+        Ok(Item::Included(e)) => Some(Ok(*e)),
         Ok(_) => None,
         Err(e) => Some(Err(e)),
     })

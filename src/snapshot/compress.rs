@@ -71,7 +71,10 @@ impl Codec {
     }
 
     /// A decoder reading this codec's stream from `inner`.
-    pub fn decoder<'a, R: Read + 'a>(kind: Compression, inner: R) -> io::Result<Box<dyn Read + 'a>> {
+    pub fn decoder<'a, R: Read + 'a>(
+        kind: Compression,
+        inner: R,
+    ) -> io::Result<Box<dyn Read + 'a>> {
         Ok(match kind {
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(inner)?),
             Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(inner)),
@@ -131,7 +134,10 @@ mod tests {
             enc.write_all(&data).unwrap();
             let out = enc.finish().unwrap();
             let mut back = Vec::new();
-            Codec::decoder(kind, &out[..]).unwrap().read_to_end(&mut back).unwrap();
+            Codec::decoder(kind, &out[..])
+                .unwrap()
+                .read_to_end(&mut back)
+                .unwrap();
             assert_eq!(back, data, "{kind:?}");
         }
     }

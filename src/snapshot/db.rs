@@ -66,7 +66,11 @@ impl DbDumpSource for DirDump {
 
 /// Table names become file names on the restore side: keep them plain.
 pub fn check_table_name(table: &str) -> Result<()> {
-    if !table.is_empty() && table.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !table.is_empty()
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         Ok(())
     } else {
         Err(Error::Db(format!(

@@ -179,7 +179,8 @@ impl ManifestWriter {
         let mut first = true;
         for line in spool_in.lines() {
             let line = line.at(&spool_path)?;
-            w.write_all(if first { b"\n    " } else { b",\n    " }).at(out)?;
+            w.write_all(if first { b"\n    " } else { b",\n    " })
+                .at(out)?;
             w.write_all(line.as_bytes()).at(out)?;
             first = false;
         }
@@ -191,7 +192,10 @@ impl ManifestWriter {
 }
 
 /// Reads MANIFEST.json, handing each file record to `on_file` as it is parsed.
-pub fn read(path: &Path, on_file: &mut dyn FnMut(FileRecord) -> Result<()>) -> Result<ManifestHead> {
+pub fn read(
+    path: &Path,
+    on_file: &mut dyn FnMut(FileRecord) -> Result<()>,
+) -> Result<ManifestHead> {
     let file = File::open(path).at(path)?;
     let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, file));
     let mut failure = None;
@@ -208,7 +212,10 @@ pub fn read(path: &Path, on_file: &mut dyn FnMut(FileRecord) -> Result<()>) -> R
         return Err(Error::format(
             path,
             0,
-            format!("manifest format {} is not supported (this xcatport reads {FORMAT})", head.format),
+            format!(
+                "manifest format {} is not supported (this xcatport reads {FORMAT})",
+                head.format
+            ),
         ));
     }
     Ok(head)

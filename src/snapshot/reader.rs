@@ -29,7 +29,9 @@ impl Read for Concat {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             if self.current.is_none() {
-                let Some(path) = self.paths.next() else { return Ok(0) };
+                let Some(path) = self.paths.next() else {
+                    return Ok(0);
+                };
                 let file = File::open(&path)
                     .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
                 self.current = Some((path, file));
@@ -48,8 +50,11 @@ impl Read for Concat {
 /// The decoded data tar stream (DB dump members first, then the files).
 pub fn open_data(v: &Verified) -> Result<Box<dyn Read>> {
     let kind = v.head.data.compression.kind;
-    Codec::decoder(kind, io::BufReader::with_capacity(1 << 20, Concat::new(v.data_volumes.clone())))
-        .at(&v.dir)
+    Codec::decoder(
+        kind,
+        io::BufReader::with_capacity(1 << 20, Concat::new(v.data_volumes.clone())),
+    )
+    .at(&v.dir)
 }
 
 /// The package tar stream (uncompressed).

@@ -29,13 +29,25 @@ pub fn read(path: &Path) -> Result<Vec<(String, String)>> {
         let line = line.at(path)?;
         let lineno = i as u64 + 1;
         let Some((sha, name)) = line.split_once("  ").or_else(|| line.split_once(" *")) else {
-            return Err(Error::format(path, lineno, "expected `<sha256>  <file name>`"));
+            return Err(Error::format(
+                path,
+                lineno,
+                "expected `<sha256>  <file name>`",
+            ));
         };
         if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::format(path, lineno, format!("{sha:?} is not a SHA-256 digest")));
+            return Err(Error::format(
+                path,
+                lineno,
+                format!("{sha:?} is not a SHA-256 digest"),
+            ));
         }
         if name.is_empty() || name.contains('/') {
-            return Err(Error::format(path, lineno, format!("{name:?} is not a file name on the stick")));
+            return Err(Error::format(
+                path,
+                lineno,
+                format!("{name:?} is not a file name on the stick"),
+            ));
         }
         out.push((name.to_string(), sha.to_ascii_lowercase()));
     }

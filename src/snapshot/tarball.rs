@@ -77,7 +77,8 @@ impl<W: Write> TarWriter<W> {
             header.set_size(0);
             record.kind = Kind::Dir;
             // A trailing slash, as GNU tar writes directory names.
-            self.builder.append_data(&mut header, entry.rel.join(""), io::empty())?;
+            self.builder
+                .append_data(&mut header, entry.rel.join(""), io::empty())?;
         } else if ft.is_symlink() {
             let target = std::fs::read_link(&entry.path).map_err(|e| source_err(&entry.path, e))?;
             header.set_entry_type(EntryType::Symlink);
@@ -117,7 +118,13 @@ impl<W: Write> TarWriter<W> {
     }
 
     /// Appends a generated member (the DB dump): root-owned, `mode`, now.
-    pub fn append_generated(&mut self, name: &str, mode: u32, size: u64, data: impl Read) -> io::Result<()> {
+    pub fn append_generated(
+        &mut self,
+        name: &str,
+        mode: u32,
+        size: u64,
+        data: impl Read,
+    ) -> io::Result<()> {
         let mut header = Header::new_gnu();
         header.set_entry_type(if size == 0 && name.ends_with('/') {
             EntryType::Directory
@@ -303,13 +310,17 @@ fn data_segments(file: &File, size: u64) -> io::Result<Option<Vec<(u64, u64)>>> 
     let mut segments = Vec::new();
     let mut pos = 0;
     while pos < size {
-        let Some(start) = seek(pos, libc::SEEK_DATA)? else { break };
+        let Some(start) = seek(pos, libc::SEEK_DATA)? else {
+            break;
+        };
         if start >= size {
             break;
         }
         let end = seek(start, libc::SEEK_HOLE)?.unwrap_or(size).min(size);
         if end <= start {
-            return Err(io::Error::other("SEEK_HOLE did not advance; file changed while reading"));
+            return Err(io::Error::other(
+                "SEEK_HOLE did not advance; file changed while reading",
+            ));
         }
         segments.push((start, end - start));
         pos = end;

@@ -35,7 +35,10 @@ pub fn verify(dir: &Path) -> Result<Verified> {
         ));
     }
     let listed = sums::read(&sums_path)?;
-    let expected: HashMap<&str, &str> = listed.iter().map(|(n, s)| (n.as_str(), s.as_str())).collect();
+    let expected: HashMap<&str, &str> = listed
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
     if !expected.contains_key(MANIFEST) {
         return Err(refuse(&sums_path, "does not list MANIFEST.json"));
     }
@@ -63,20 +66,36 @@ pub fn verify(dir: &Path) -> Result<Verified> {
     let head = manifest::read_head(&manifest_path)?;
     let data = &head.data;
     check_sequence(&manifest_path, &data.name, &data.volumes)?;
-    let mut rpm_names: Vec<&String> = listed.iter().map(|(n, _)| n).filter(|n| n.starts_with(RPMS)).collect();
+    let mut rpm_names: Vec<&String> = listed
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with(RPMS))
+        .collect();
     rpm_names.sort();
     for v in &data.volumes {
         let path = dir.join(&v.name);
         match expected.get(v.name.as_str()) {
-            None => return Err(refuse(&path, "listed in MANIFEST.json but not in SHA256SUMS")),
+            None => {
+                return Err(refuse(
+                    &path,
+                    "listed in MANIFEST.json but not in SHA256SUMS",
+                ))
+            }
             Some(sha) if *sha != v.sha256 => {
-                return Err(refuse(&path, "SHA256SUMS and MANIFEST.json disagree on its checksum"))
+                return Err(refuse(
+                    &path,
+                    "SHA256SUMS and MANIFEST.json disagree on its checksum",
+                ))
             }
             Some(_) => {}
         }
         let size = std::fs::metadata(&path).at(&path)?.len();
         if size != v.size {
-            let how = if size < v.size { "truncated" } else { "longer than recorded" };
+            let how = if size < v.size {
+                "truncated"
+            } else {
+                "longer than recorded"
+            };
             return Err(refuse(
                 &path,
                 &format!("{how}: {size} bytes, MANIFEST.json records {}", v.size),

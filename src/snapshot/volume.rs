@@ -82,7 +82,10 @@ impl VolumeWriter {
         }
         let path = self.dir.join(self.name(index));
         let file = File::create_new(&path).inspect_err(|_| self.remember(&path))?;
-        self.current = Some((path, HashingWriter::new(BufWriter::with_capacity(1 << 20, file))));
+        self.current = Some((
+            path,
+            HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
+        ));
         Ok(())
     }
 
@@ -108,7 +111,8 @@ impl VolumeWriter {
     /// Closes the last volume and returns all of them in order.
     pub fn finish(mut self) -> Result<Vec<VolumeRecord>> {
         if self.current.is_none() && self.done.is_empty() {
-            self.open_next().map_err(|e| Error::io(self.dir.join(self.name(0)), e))?;
+            self.open_next()
+                .map_err(|e| Error::io(self.dir.join(self.name(0)), e))?;
         }
         let last = self.current.as_ref().map(|(p, _)| p.clone());
         self.close_current()
@@ -217,11 +221,19 @@ mod tests {
         let vols = w.finish().unwrap();
         let names: Vec<_> = vols.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["s.bin.000", "s.bin.001", "s.bin.002"]);
-        assert_eq!(vols.iter().map(|v| v.size).collect::<Vec<_>>(), [5000, 5000, 2345]);
+        assert_eq!(
+            vols.iter().map(|v| v.size).collect::<Vec<_>>(),
+            [5000, 5000, 2345]
+        );
         let mut joined = Vec::new();
         for v in &vols {
             let bytes = std::fs::read(dir.path().join(&v.name)).unwrap();
-            assert_eq!(super::super::hash::file_sha256(&dir.path().join(&v.name)).unwrap().0, v.sha256);
+            assert_eq!(
+                super::super::hash::file_sha256(&dir.path().join(&v.name))
+                    .unwrap()
+                    .0,
+                v.sha256
+            );
             joined.extend(bytes);
         }
         assert_eq!(joined, data);

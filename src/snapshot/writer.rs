@@ -6,7 +6,9 @@ use super::accounts::Names;
 use super::compress::Codec;
 use super::db::{check_table_name, DbDumpSource};
 use super::hash::{file_sha256, HashingWriter};
-use super::manifest::{self, DataRecord, ManifestHead, ManifestWriter, PackagesRecord, SourceFacts, TableRecord};
+use super::manifest::{
+    self, DataRecord, ManifestHead, ManifestWriter, PackagesRecord, SourceFacts, TableRecord,
+};
 use super::tarball::{SourceError, TarWriter};
 use super::volume::{FailedPath, Split, VolumeWriter};
 use super::{sums, DATA_BASE, DB_DIR_IN_TAR, IMPORT_BINARY, MANIFEST, README, RPMS};
@@ -47,10 +49,17 @@ pub fn write_snapshot(
     progress: &dyn Progress,
 ) -> Result<WriteReport> {
     let mut listed = Vec::new();
-    listed.push((IMPORT_BINARY.to_string(), copy_binary(import_binary, &dir.join(IMPORT_BINARY))?));
+    listed.push((
+        IMPORT_BINARY.to_string(),
+        copy_binary(import_binary, &dir.join(IMPORT_BINARY))?,
+    ));
 
     let (rpm_volumes, packages) = write_rpms(dir, &opts.rpms, opts.split)?;
-    listed.extend(rpm_volumes.iter().map(|v| (v.name.clone(), v.sha256.clone())));
+    listed.extend(
+        rpm_volumes
+            .iter()
+            .map(|v| (v.name.clone(), v.sha256.clone())),
+    );
 
     let mut summary = plan.summary.clone();
     let (_, _, planned_bytes) = summary.totals();
@@ -59,7 +68,11 @@ pub fn write_snapshot(
     let mut mw = ManifestWriter::create(&dir.join(".manifest-files.tmp"))?;
     let (data, database) = write_data(dir, plan, db, opts, &mut mw, progress)?;
     progress.finish();
-    listed.extend(data.volumes.iter().map(|v| (v.name.clone(), v.sha256.clone())));
+    listed.extend(
+        data.volumes
+            .iter()
+            .map(|v| (v.name.clone(), v.sha256.clone())),
+    );
     let db_stats = summary.section_mut(Section::Database);
     db_stats.files = database.len() as u64;
     db_stats.bytes = database.iter().map(|t| t.size).sum();
@@ -91,7 +104,10 @@ pub fn write_snapshot(
     listed.push((README.to_string(), file_sha256(&readme_path)?.0));
 
     sums::write(&dir.join(super::SUMS), &listed)?;
-    Ok(WriteReport { head, files: listed })
+    Ok(WriteReport {
+        head,
+        files: listed,
+    })
 }
 
 fn copy_binary(from: &Path, to: &Path) -> Result<String> {
@@ -100,14 +116,21 @@ fn copy_binary(from: &Path, to: &Path) -> Result<String> {
     let mut w = HashingWriter::new(io::BufWriter::new(dst));
     io::copy(&mut src, &mut w).map_err(|e| classify(e, None, to))?;
     let (buf, sha, _) = w.finish();
-    let file = buf.into_inner().map_err(|e| Error::io(to, e.into_error()))?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o755)).at(to)?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| Error::io(to, e.into_error()))?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o755))
+        .at(to)?;
     Ok(sha)
 }
 
 /// TODO(packages): find the MN's repos and check installed versions; for now
 /// the tar holds the `--rpms` directories given, and the manifest says so.
-fn write_rpms(dir: &Path, rpms: &[PathBuf], split: Split) -> Result<(Vec<manifest::VolumeRecord>, PackagesRecord)> {
+fn write_rpms(
+    dir: &Path,
+    rpms: &[PathBuf],
+    split: Split,
+) -> Result<(Vec<manifest::VolumeRecord>, PackagesRecord)> {
     let vw = VolumeWriter::new(dir, RPMS, split);
     let failed = vw.failed_path();
     let mut tar = tar::Builder::new(vw);
@@ -119,7 +142,9 @@ fn write_rpms(dir: &Path, rpms: &[PathBuf], split: Split) -> Result<(Vec<manifes
         tar.append_dir_all(format!("repos/{name}"), repo)
             .map_err(|e| classify(e, Some(&failed), repo))?;
     }
-    let vw = tar.into_inner().map_err(|e| classify(e, Some(&failed), &dir.join(RPMS)))?;
+    let vw = tar
+        .into_inner()
+        .map_err(|e| classify(e, Some(&failed), &dir.join(RPMS)))?;
     let volumes = vw.finish()?;
     let packages = if rpms.is_empty() {
         PackagesRecord {
@@ -129,7 +154,13 @@ fn write_rpms(dir: &Path, rpms: &[PathBuf], split: Split) -> Result<(Vec<manifes
     } else {
         PackagesRecord {
             collected: true,
-            note: format!("repos from {}", rpms.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")),
+            note: format!(
+                "repos from {}",
+                rpms.iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     };
     Ok((volumes, packages))
@@ -169,7 +200,9 @@ fn write_data(
         let mut w = HashingWriter::new(io::BufWriter::new(spool));
         db.dump_table(&table, &mut w)?;
         let (buf, sha256, size) = w.finish();
-        let mut spool = buf.into_inner().map_err(|e| Error::io(&spool_path, e.into_error()))?;
+        let mut spool = buf
+            .into_inner()
+            .map_err(|e| Error::io(&spool_path, e.into_error()))?;
         spool.rewind().at(&spool_path)?;
         let member = format!("{DB_DIR_IN_TAR}/{table}.csv");
         tar.append_generated(&member, 0o600, size, io::BufReader::new(spool))
@@ -193,8 +226,12 @@ fn write_data(
         mw.add(&record)?;
     }
     let (entries, bytes_in) = (tar.entries, tar.bytes_in);
-    let enc = tar.finish().map_err(|e| classify(e, Some(&failed), &stream_path))?;
-    let vw = enc.finish().map_err(|e| classify(e, Some(&failed), &stream_path))?;
+    let enc = tar
+        .finish()
+        .map_err(|e| classify(e, Some(&failed), &stream_path))?;
+    let vw = enc
+        .finish()
+        .map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let volumes = vw.finish()?;
     let bytes_out = volumes.iter().map(|v| v.size).sum();
     Ok((
@@ -214,7 +251,10 @@ fn write_data(
 /// written, or else `fallback`.
 fn classify(e: io::Error, failed: Option<&FailedPath>, fallback: &Path) -> Error {
     if let Some(src) = e.get_ref().and_then(|r| r.downcast_ref::<SourceError>()) {
-        return Error::io(&src.path, io::Error::new(src.error.kind(), src.error.to_string()));
+        return Error::io(
+            &src.path,
+            io::Error::new(src.error.kind(), src.error.to_string()),
+        );
     }
     let volume = failed.and_then(|f| f.lock().ok().and_then(|p| p.clone()));
     let hint = if e.raw_os_error() == Some(libc::ENOSPC) {

@@ -20,7 +20,10 @@ pub fn candidates(explicit: Option<&Path>) -> Vec<PathBuf> {
     if let Some(p) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
         out.push(PathBuf::from(p));
     }
-    if let Some(own) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+    if let Some(own) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
         out.push(own.join("xcatimport-static"));
         out.push(own.join("../libexec/xcatport/xcatimport"));
     }
@@ -59,23 +62,37 @@ pub fn check_static(path: &Path) -> Result<()> {
     let le = head[5] == 1;
     let u16_at = |b: &[u8], o: usize| {
         let v = [b[o], b[o + 1]];
-        u64::from(if le { u16::from_le_bytes(v) } else { u16::from_be_bytes(v) })
+        u64::from(if le {
+            u16::from_le_bytes(v)
+        } else {
+            u16::from_be_bytes(v)
+        })
     };
     let u32_at = |b: &[u8], o: usize| {
         let v = [b[o], b[o + 1], b[o + 2], b[o + 3]];
-        u64::from(if le { u32::from_le_bytes(v) } else { u32::from_be_bytes(v) })
+        u64::from(if le {
+            u32::from_le_bytes(v)
+        } else {
+            u32::from_be_bytes(v)
+        })
     };
     let u64_at = |b: &[u8], o: usize| {
         let mut v = [0u8; 8];
         v.copy_from_slice(&b[o..o + 8]);
-        if le { u64::from_le_bytes(v) } else { u64::from_be_bytes(v) }
+        if le {
+            u64::from_le_bytes(v)
+        } else {
+            u64::from_be_bytes(v)
+        }
     };
     let (phoff, phentsize, phnum) = if is64 {
         (u64_at(&head, 32), u16_at(&head, 54), u16_at(&head, 56))
     } else {
         (u32_at(&head, 28), u16_at(&head, 42), u16_at(&head, 44))
     };
-    let table_len = phentsize.checked_mul(phnum).filter(|&l| l <= 1 << 20 && phentsize >= 4);
+    let table_len = phentsize
+        .checked_mul(phnum)
+        .filter(|&l| l <= 1 << 20 && phentsize >= 4);
     let Some(table_len) = table_len else {
         return Err(bad("malformed ELF program header table"));
     };
@@ -125,12 +142,17 @@ mod tests {
         let err = check_static(Path::new("/bin/ls")).unwrap_err().to_string();
         assert!(err.contains("dynamically linked"), "{err}");
         std::fs::write(&p, b"#!/bin/sh\necho hi\n").unwrap();
-        assert!(check_static(&p).unwrap_err().to_string().contains("not an ELF"));
+        assert!(check_static(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("not an ELF"));
     }
 
     #[test]
     fn a_missing_binary_names_the_places_searched() {
-        let err = locate(Some(Path::new("/nonexistent/xi"))).unwrap_err().to_string();
+        let err = locate(Some(Path::new("/nonexistent/xi")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/xi"), "{err}");
     }
 }

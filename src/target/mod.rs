@@ -43,7 +43,10 @@ impl Target {
                 )));
             }
             if !m.is_dir() {
-                return Err(Error::Refused(format!("{}: not a directory", path.display())));
+                return Err(Error::Refused(format!(
+                    "{}: not a directory",
+                    path.display()
+                )));
             }
         }
         let create = meta.is_err();
@@ -106,14 +109,22 @@ fn nearest_existing(path: &Path) -> Result<PathBuf> {
         }
         match p.parent() {
             Some(parent) => p = parent,
-            None => return Err(Error::Refused(format!("{}: no existing parent directory", path.display()))),
+            None => {
+                return Err(Error::Refused(format!(
+                    "{}: no existing parent directory",
+                    path.display()
+                )))
+            }
         }
     }
 }
 
 /// Names that mean "an older snapshot is here".
 fn is_snapshot_file(name: &str) -> bool {
-    name == SUMS || name == MANIFEST || name.starts_with("xcat-data.tar") || name.starts_with("xcat-rpms.tar")
+    name == SUMS
+        || name == MANIFEST
+        || name.starts_with("xcat-data.tar")
+        || name.starts_with("xcat-rpms.tar")
 }
 
 fn check_contents(dir: &Path, force: bool) -> Result<()> {

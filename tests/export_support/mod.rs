@@ -15,7 +15,10 @@ pub struct Mn {
 impl Mn {
     pub fn empty() -> Mn {
         Mn {
-            dir: tempfile::Builder::new().prefix("xcatport-mn-").tempdir_in("/var/tmp").unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("xcatport-mn-")
+                .tempdir_in("/var/tmp")
+                .unwrap(),
         }
     }
 
@@ -76,56 +79,100 @@ impl Mn {
 /// The standard synthetic Rocky 9 MN used by most tests.
 pub fn sample_mn() -> Mn {
     let mn = Mn::empty();
-    mn.file("etc/os-release", "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n")
-        .file("etc/hostname", "mn01\n")
-        .file("etc/passwd", "root:x:0:0:root:/root:/bin/bash\nxcatadm:x:1001:1002::/home/xcatadm:/bin/bash\n")
-        .file("etc/group", "root:x:0:\nxcatgrp:x:1002:\n")
-        .file("etc/hosts", "127.0.0.1 localhost\n10.0.0.1 mn01\n")
-        .file("etc/xCATMN", "")
-        .file("etc/xcat/site.sqlite", "SQLite format 3\0 live")
-        .file("etc/xcat/cfgloc", "Pg:dbname=xcatdb;host=10.0.0.1|xcatadm|secret\n")
-        .mode("etc/xcat/cfgloc", 0o600)
-        .file("etc/xcat/ca/private/ca-key.pem", "-----BEGIN PRIVATE KEY-----\n")
-        .mode("etc/xcat/ca/private/ca-key.pem", 0o600)
-        .owner("etc/xcat/ca/private/ca-key.pem", 1001, 1002)
-        .file("etc/xcat/cert/server-cert.pem", "cert\n")
-        .file("etc/dhcp/dhcpd.conf", "# dhcpd\n")
-        .file("etc/bind/named.conf", "# ubuntu only\n")
-        .file("var/lib/dhcpd/dhcpd.leases", "lease 10.0.0.5 {}\n")
-        .file("root/.ssh/id_rsa", "PRIVATE\n")
-        .mode("root/.ssh/id_rsa", 0o600)
-        .file("install/postscripts/syslog", "#!/bin/sh\necho hi\n")
-        .mode("install/postscripts/syslog", 0o755)
-        .file("install/postscripts/_ssh/authorized_keys", "ssh-rsa AAA\n")
-        .file("install/custom/netboot/rh/compute.pkglist", "bash\n")
-        .hardlink("install/custom/netboot/rh/compute.pkglist.link", "install/custom/netboot/rh/compute.pkglist")
-        .symlink("install/custom/latest", "netboot/rh/compute.pkglist")
-        .dir("install/custom/empty")
-        .file("install/autoinst/node01", "kickstart\n")
-        .file("install/netboot/rhels9/x86_64/compute/kernel", vec![1u8; 3000])
-        .file("install/netboot/rhels9/x86_64/compute/initrd-stateless.gz", vec![2u8; 2000])
-        .file("install/netboot/rhels9/x86_64/compute/rootimg/etc/fstab", "x\n")
-        .file("install/netboot/rhels9/x86_64/compute/rootimg/bin/sh", vec![3u8; 1000])
-        .file("install/netboot/rhels9/x86_64/compute/rootimg.cpio.gz", vec![4u8; 500])
-        .file("install/netboot/rhels9/x86_64/compute/statelite.table", "keep me\n")
-        .file("install/rocky9.4/x86_64/.treeinfo", "[general]\n")
-        .file("install/rocky9.4/x86_64/Packages/a.rpm", vec![5u8; 4000])
-        .file("tftpboot/pxelinux.cfg/01-aa-bb", "default\n")
-        .file("tftpboot/xcat/xnba/nodes/node01", "#!gpxe\n")
-        .file("tftpboot/xcat/xnba.kpxe", vec![6u8; 100])
-        .sparse("install/images/disk.img", 64 << 20);
+    mn.file(
+        "etc/os-release",
+        "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n",
+    )
+    .file("etc/hostname", "mn01\n")
+    .file(
+        "etc/passwd",
+        "root:x:0:0:root:/root:/bin/bash\nxcatadm:x:1001:1002::/home/xcatadm:/bin/bash\n",
+    )
+    .file("etc/group", "root:x:0:\nxcatgrp:x:1002:\n")
+    .file("etc/hosts", "127.0.0.1 localhost\n10.0.0.1 mn01\n")
+    .file("etc/xCATMN", "")
+    .file("etc/xcat/site.sqlite", "SQLite format 3\0 live")
+    .file(
+        "etc/xcat/cfgloc",
+        "Pg:dbname=xcatdb;host=10.0.0.1|xcatadm|secret\n",
+    )
+    .mode("etc/xcat/cfgloc", 0o600)
+    .file(
+        "etc/xcat/ca/private/ca-key.pem",
+        "-----BEGIN PRIVATE KEY-----\n",
+    )
+    .mode("etc/xcat/ca/private/ca-key.pem", 0o600)
+    .owner("etc/xcat/ca/private/ca-key.pem", 1001, 1002)
+    .file("etc/xcat/cert/server-cert.pem", "cert\n")
+    .file("etc/dhcp/dhcpd.conf", "# dhcpd\n")
+    .file("etc/bind/named.conf", "# ubuntu only\n")
+    .file("var/lib/dhcpd/dhcpd.leases", "lease 10.0.0.5 {}\n")
+    .file("root/.ssh/id_rsa", "PRIVATE\n")
+    .mode("root/.ssh/id_rsa", 0o600)
+    .file("install/postscripts/syslog", "#!/bin/sh\necho hi\n")
+    .mode("install/postscripts/syslog", 0o755)
+    .file("install/postscripts/_ssh/authorized_keys", "ssh-rsa AAA\n")
+    .file("install/custom/netboot/rh/compute.pkglist", "bash\n")
+    .hardlink(
+        "install/custom/netboot/rh/compute.pkglist.link",
+        "install/custom/netboot/rh/compute.pkglist",
+    )
+    .symlink("install/custom/latest", "netboot/rh/compute.pkglist")
+    .dir("install/custom/empty")
+    .file("install/autoinst/node01", "kickstart\n")
+    .file(
+        "install/netboot/rhels9/x86_64/compute/kernel",
+        vec![1u8; 3000],
+    )
+    .file(
+        "install/netboot/rhels9/x86_64/compute/initrd-stateless.gz",
+        vec![2u8; 2000],
+    )
+    .file(
+        "install/netboot/rhels9/x86_64/compute/rootimg/etc/fstab",
+        "x\n",
+    )
+    .file(
+        "install/netboot/rhels9/x86_64/compute/rootimg/bin/sh",
+        vec![3u8; 1000],
+    )
+    .file(
+        "install/netboot/rhels9/x86_64/compute/rootimg.cpio.gz",
+        vec![4u8; 500],
+    )
+    .file(
+        "install/netboot/rhels9/x86_64/compute/statelite.table",
+        "keep me\n",
+    )
+    .file("install/rocky9.4/x86_64/.treeinfo", "[general]\n")
+    .file("install/rocky9.4/x86_64/Packages/a.rpm", vec![5u8; 4000])
+    .file("tftpboot/pxelinux.cfg/01-aa-bb", "default\n")
+    .file("tftpboot/xcat/xnba/nodes/node01", "#!gpxe\n")
+    .file("tftpboot/xcat/xnba.kpxe", vec![6u8; 100])
+    .sparse("install/images/disk.img", 64 << 20);
     // A name that is not UTF-8.
     use std::os::unix::ffi::OsStrExt;
-    let odd = mn.root().join(std::ffi::OsStr::from_bytes(b"install/custom/caf\xe9.txt"));
+    let odd = mn
+        .root()
+        .join(std::ffi::OsStr::from_bytes(b"install/custom/caf\xe9.txt"));
     std::fs::write(odd, "latin-1 name\n").unwrap();
-    xattr::set(mn.path("install/postscripts/syslog"), "user.xcatport", b"labelled").unwrap();
+    xattr::set(
+        mn.path("install/postscripts/syslog"),
+        "user.xcatport",
+        b"labelled",
+    )
+    .unwrap();
     mn
 }
 
 /// A DB dump directory with two tables.
 pub fn db_dump() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("site.csv"), "#key,value,comments,disable\n\"master\",\"10.0.0.1\",,\n").unwrap();
+    std::fs::write(
+        d.path().join("site.csv"),
+        "#key,value,comments,disable\n\"master\",\"10.0.0.1\",,\n",
+    )
+    .unwrap();
     std::fs::write(d.path().join("nodelist.csv"), "#node,groups,status,statustime,appstatus,appstatustime,primarysn,hidden,updatestatus,updatestatustime,zonename,comments,disable\n\"node01\",\"compute,all\",,,,,,,,,,,\n").unwrap();
     d
 }
