@@ -71,9 +71,18 @@ pub fn render(s: &Summary) -> String {
         }
     }
     if !s.missing.is_empty() {
+        // Most profiles name files of every service; an MN runs a few of them.
+        let shown: Vec<&str> = s.missing.iter().take(6).map(String::as_str).collect();
+        let more = s.missing.len() - shown.len();
         out.push_str(&format!(
-            "\nnot present on this MN: {}\n",
-            s.missing.join(" ")
+            "\nnot present on this MN ({}): {}{}\n",
+            s.missing.len(),
+            shown.join(" "),
+            if more > 0 {
+                format!(" … and {more} more (--json lists all)")
+            } else {
+                String::new()
+            }
         ));
     }
     out
