@@ -1,10 +1,210 @@
-//! The `export` command.
+//! The `xcatexport` command: plan → check the target → write → verify →
+//! finalize, then a one-screen summary (or JSON).
 
 use crate::cli::ExportArgs;
-use crate::{Error, Result};
+use crate::plan::{self, Plan, Profile, Rules, Vars};
+use crate::snapshot::volume::{self, Split};
+use crate::snapshot::{self, Codec, DbDumpSource, NoDatabase, SourceFacts, Verified};
+use crate::target::{self, Target};
+use crate::{progress, Error, Result};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What an export did (also the `--json` output).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    pub target: PathBuf,
+    pub dry_run: bool,
+    pub plan: plan::Summary,
+    pub filesystem: target::FsInfo,
+    pub needed_bytes: u64,
+    pub fits: bool,
+    pub import_binary: Option<PathBuf>,
+    pub entries: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub seconds: f64,
+    pub warnings: Vec<String>,
+}
 
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ExportArgs) -> Result<()> {
-    let _ = args;
-    Err(Error::NotAvailable("export".into()))
+    // TODO(merge): the db layer's dump of the MN's database and MnFacts::probe.
+    let facts = probe_facts(&args.common.root);
+    let outcome = run_with(args, &mut NoDatabase, facts, &Vars::default())?;
+    if args.common.json {
+        let text = serde_json::to_string_pretty(&outcome)
+            .map_err(|e| Error::Refused(format!("cannot print JSON: {e}")))?;
+        println!("{text}");
+    } else if outcome.dry_run {
+        print!("{}", plan::report::render(&outcome.plan));
+        println!(
+            "\ntarget {} ({}): needs about {}, {} free: {}",
+            outcome.target.display(),
+            outcome.filesystem.name,
+            plan::report::human(outcome.needed_bytes),
+            plan::report::human(outcome.filesystem.free),
+            if outcome.fits { "fits" } else { "DOES NOT FIT" }
+        );
+        match &outcome.import_binary {
+            Some(p) => println!("xcatimport: {}", p.display()),
+            None => println!("xcatimport: not found (see --import-binary)"),
+        }
+        println!("dry run: nothing written");
+    } else {
+        let ratio = if outcome.bytes_out > 0 {
+            outcome.bytes_in as f64 / outcome.bytes_out as f64
+        } else {
+            0.0
+        };
+        println!(
+            "snapshot written to {}: {} entries, {} in, {} out (ratio {ratio:.2}), {:.1} s; verified",
+            outcome.target.display(),
+            outcome.entries,
+            plan::report::human(outcome.bytes_in),
+            plan::report::human(outcome.bytes_out),
+            outcome.seconds
+        );
+    }
+    Ok(())
+}
+
+/// The export with its database source, source facts and site variables
+/// injected (tests and the merged db layer call this).
+pub fn run_with(
+    args: &ExportArgs,
+    db: &mut dyn DbDumpSource,
+    facts: SourceFacts,
+    vars: &Vars,
+) -> Result<Outcome> {
+    let started = Instant::now();
+    if args.encrypt {
+        return Err(Error::NotAvailable("--encrypt".into()));
+    }
+    let mut rpms = Vec::new();
+    for r in &args.rpms {
+        if r.contains("://") && !r.starts_with("file://") {
+            return Err(Error::NotAvailable(format!(
+                "--rpms {r} (downloading repos)"
+            )));
+        }
+        let dir = PathBuf::from(r.trim_start_matches("file://"));
+        if !dir.is_dir() {
+            return Err(Error::Refused(format!(
+                "--rpms {}: not a directory",
+                dir.display()
+            )));
+        }
+        rpms.push(dir);
+    }
+    let root = &args.common.root;
+    let profile = Profile::load(&args.profile)?;
+    let family = plan::family_of(root);
+    let rules = Rules::compile(&profile, vars, &family, &args.include, &args.exclude)?;
+    let codec = Codec::new(args.compress, args.level)?;
+    let split = match &args.split {
+        Some(s) => Some(volume::parse_size(s)?),
+        None => None,
+    };
+    let plan = Plan::build(root, rules, &*progress::bar("planning"))?;
+    let target = Target::check(&args.target, &plan.exported_trees(), args.force)?;
+    let binary = target::binary::locate(args.import_binary.as_deref());
+    let binary_size = binary
+        .as_ref()
+        .ok()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
+    let (files, dirs, bytes) = plan.summary.totals();
+    let rpm_bytes: u64 = rpms.iter().map(|d| dir_bytes(d)).sum();
+    // Worst case: nothing compresses; tar headers 1 KiB per entry; 1 MiB of slack.
+    let needed = bytes + rpm_bytes + (files + dirs) * 1024 + binary_size + (1 << 20);
+    let mut outcome = Outcome {
+        target: args.target.clone(),
+        dry_run: args.dry_run,
+        plan: plan.summary.clone(),
+        filesystem: target.fs.clone(),
+        needed_bytes: needed,
+        fits: needed <= target.fs.free,
+        import_binary: binary.as_ref().ok().cloned(),
+        entries: 0,
+        bytes_in: 0,
+        bytes_out: 0,
+        seconds: 0.0,
+        warnings: Vec::new(),
+    };
+    if target.fs.fat {
+        let w = "the target is FAT/exFAT: secret files lose their 0600 modes on it; --encrypt is recommended".to_string();
+        eprintln!("warning: {w}");
+        outcome.warnings.push(w);
+    }
+    if args.dry_run {
+        outcome.seconds = started.elapsed().as_secs_f64();
+        return Ok(outcome);
+    }
+    let binary = binary?;
+    target.check_room(needed)?;
+    let split = match (split, target.fs.fat) {
+        (Some(n), _) => Split::Always(n),
+        (None, true) => Split::IfLarger(volume::FAT_MAX_FILE),
+        (None, false) => Split::None,
+    };
+    let opts = snapshot::WriteOptions {
+        codec,
+        split,
+        source: facts,
+        rpms,
+    };
+    let staging = target.stage()?;
+    let report = snapshot::write_snapshot(
+        staging.path(),
+        &plan,
+        db,
+        &binary,
+        &opts,
+        &*progress::bar("writing"),
+    )?;
+    let verified: Verified = staging.finalize()?;
+    outcome.plan = report.head.plan.clone();
+    outcome.entries = verified.head.data.entries;
+    outcome.bytes_in = verified.head.data.bytes_in;
+    outcome.bytes_out = verified.head.data.bytes_out;
+    outcome.seconds = started.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Minimal facts from the root until `mn::MnFacts::probe` is wired in.
+pub fn probe_facts(root: &Path) -> SourceFacts {
+    let os = std::fs::read_to_string(root.join("etc/os-release")).unwrap_or_default();
+    let field = |key: &str| {
+        os.lines()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim_matches('"').to_string()))
+            .unwrap_or_default()
+    };
+    let hostname = std::fs::read_to_string(root.join("etc/hostname"))
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            nix::unistd::gethostname()
+                .ok()
+                .map(|h| h.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    SourceFacts {
+        distro_id: field("ID="),
+        distro_version: field("VERSION_ID="),
+        arch: std::env::consts::ARCH.to_string(),
+        xcat_version: None,
+        hostname,
+    }
 }

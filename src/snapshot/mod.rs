@@ -1,1 +1,38 @@
 //! The on-stick format: writer, reader, verification and split volumes.
+//!
+//! A snapshot directory holds `xcatimport`, the data stream `xcat-data.tar.*`
+//! (possibly cut into `.000`, `.001` … byte slices), `MANIFEST.json`,
+//! `README.txt` and `SHA256SUMS`, which is written last and is the commit
+//! marker. The writer makes one streaming pass over the plan; [`verify`]
+//! re-reads what was written and is the only way to obtain a [`Verified`]
+//! snapshot, which [`reader`] turns back into a tar stream.
+
+pub mod accounts;
+pub mod compress;
+pub mod db;
+pub mod hash;
+pub mod manifest;
+pub mod reader;
+pub mod sums;
+pub mod tarball;
+pub mod verify;
+pub mod volume;
+pub mod writer;
+
+pub use compress::Codec;
+pub use db::{DbDumpSource, DirDump, NoDatabase};
+pub use manifest::{FileRecord, ManifestHead, SourceFacts, VolumeRecord};
+pub use verify::{verify, Verified};
+pub use writer::{write_snapshot, WriteOptions, WriteReport};
+
+/// File names on the stick.
+pub const MANIFEST: &str = "MANIFEST.json";
+pub const SUMS: &str = "SHA256SUMS";
+pub const README: &str = "README.txt";
+pub const IMPORT_BINARY: &str = "xcatimport";
+pub const DATA_BASE: &str = "xcat-data.tar";
+pub const RPMS: &str = "xcat-rpms.tar";
+/// Where the DB dump lives inside the data stream.
+pub const DB_DIR_IN_TAR: &str = ".xcatport/db";
+/// Names a target may contain without being "non-empty" (filesystem furniture).
+pub const FURNITURE: &[&str] = &["lost+found", "System Volume Information"];

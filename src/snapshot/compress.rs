@@ -1,0 +1,151 @@
+//! Compression of the data stream: multithreaded zstd (default), multithreaded
+//! xz, or none. Decoders for the reader are here too, so both sides agree.
+
+use crate::cli::Compression;
+use crate::{Error, Result};
+use std::io::{self, Read, Write};
+
+/// A chosen codec with its level and worker count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Codec {
+    pub kind: Compression,
+    pub level: i32,
+    #[serde(skip)]
+    pub workers: u32,
+}
+
+impl Codec {
+    /// Default level per codec (zstd 3, xz 6), one worker per core.
+    pub fn new(kind: Compression, level: Option<i32>) -> Result<Codec> {
+        let level = match (kind, level) {
+            (Compression::Zstd, None) => 3,
+            (Compression::Xz, None) => 6,
+            (Compression::None, _) => 0,
+            (Compression::Zstd, Some(l)) if (1..=19).contains(&l) => l,
+            (Compression::Xz, Some(l)) if (0..=9).contains(&l) => l,
+            (_, Some(l)) => {
+                return Err(Error::Refused(format!(
+                    "--level {l}: zstd takes 1-19, xz 0-9"
+                )))
+            }
+        };
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+        Ok(Codec {
+            kind,
+            level,
+            workers,
+        })
+    }
+
+    /// File name suffix after `.tar`.
+    pub fn suffix(&self) -> &'static str {
+        match self.kind {
+            Compression::Zstd => ".zst",
+            Compression::Xz => ".xz",
+            Compression::None => "",
+        }
+    }
+
+    /// Wraps `inner` in this codec's encoder.
+    pub fn encoder<W: Write + Send + 'static>(&self, inner: W) -> io::Result<Encoder<W>> {
+        Ok(match self.kind {
+            Compression::Zstd => {
+                let mut enc = zstd::stream::write::Encoder::new(inner, self.level)?;
+                if self.workers > 1 {
+                    enc.multithread(self.workers)?;
+                }
+                enc.include_checksum(true)?;
+                Encoder::Zstd(enc)
+            }
+            Compression::Xz => {
+                let stream = liblzma::stream::MtStreamBuilder::new()
+                    .threads(self.workers.max(1))
+                    .preset(self.level as u32)
+                    .check(liblzma::stream::Check::Crc64)
+                    .encoder()
+                    .map_err(io::Error::other)?;
+                Encoder::Xz(liblzma::write::XzEncoder::new_stream(inner, stream))
+            }
+            Compression::None => Encoder::Plain(inner),
+        })
+    }
+
+    /// A decoder reading this codec's stream from `inner`.
+    pub fn decoder<'a, R: Read + 'a>(
+        kind: Compression,
+        inner: R,
+    ) -> io::Result<Box<dyn Read + 'a>> {
+        Ok(match kind {
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(inner)?),
+            Compression::Xz => Box::new(liblzma::read::XzDecoder::new_multi_decoder(inner)),
+            Compression::None => Box::new(inner),
+        })
+    }
+}
+
+/// The encoder side; `finish` flushes the codec's trailer and returns the inner writer.
+pub enum Encoder<W: Write> {
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Xz(liblzma::write::XzEncoder<W>),
+    Plain(W),
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Zstd(e) => e.finish(),
+            Encoder::Xz(e) => e.finish(),
+            Encoder::Plain(mut w) => {
+                w.flush()?;
+                Ok(w)
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::Zstd(e) => e.write(buf),
+            Encoder::Xz(e) => e.write(buf),
+            Encoder::Plain(w) => w.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::Zstd(e) => e.flush(),
+            Encoder::Xz(e) => e.flush(),
+            Encoder::Plain(w) => w.flush(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_codec_round_trips() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 13) as u8).collect();
+        for kind in [Compression::Zstd, Compression::Xz, Compression::None] {
+            let codec = Codec::new(kind, None).unwrap();
+            let mut enc = codec.encoder(Vec::new()).unwrap();
+            enc.write_all(&data).unwrap();
+            let out = enc.finish().unwrap();
+            let mut back = Vec::new();
+            Codec::decoder(kind, &out[..])
+                .unwrap()
+                .read_to_end(&mut back)
+                .unwrap();
+            assert_eq!(back, data, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn levels_out_of_range_are_refused() {
+        assert!(Codec::new(Compression::Zstd, Some(20)).is_err());
+        assert!(Codec::new(Compression::Xz, Some(10)).is_err());
+        assert_eq!(Codec::new(Compression::Xz, None).unwrap().level, 6);
+    }
+}

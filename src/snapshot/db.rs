@@ -1,0 +1,80 @@
+//! Where the database dump comes from. The writer asks a [`DbDumpSource`] for
+//! each table's tabdump CSV and stores it as `.xcatport/db/<table>.csv`.
+//!
+//! TODO(merge): the db layer's backends (sqlite, PostgreSQL, MySQL,
+//! xcat-commands) implement this trait; [`DirDump`] reads an existing dump
+//! directory (e.g. from `xcatdb dump -p DIR`) and [`NoDatabase`] has none.
+
+use crate::error::IoContext;
+use crate::{Error, Result};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A consistent dump of the xCAT database, table by table.
+pub trait DbDumpSource {
+    /// One line for the plan and the manifest, e.g. `sqlite (/etc/xcat)`.
+    fn describe(&self) -> String;
+    /// Table names, in the order they are written.
+    fn tables(&mut self) -> Result<Vec<String>>;
+    /// Writes one table's CSV (tabdump format) to `out`.
+    fn dump_table(&mut self, table: &str, out: &mut dyn Write) -> Result<()>;
+}
+
+/// No database (a plain file tree, or `--skip-db` style exports).
+pub struct NoDatabase;
+
+impl DbDumpSource for NoDatabase {
+    fn describe(&self) -> String {
+        "none".into()
+    }
+    fn tables(&mut self) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn dump_table(&mut self, table: &str, _: &mut dyn Write) -> Result<()> {
+        Err(Error::Db(format!("{table}: no database to dump")))
+    }
+}
+
+/// A directory of `<table>.csv` files already dumped.
+pub struct DirDump(pub PathBuf);
+
+impl DbDumpSource for DirDump {
+    fn describe(&self) -> String {
+        format!("dump directory {}", self.0.display())
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(&self.0).at(&self.0)? {
+            let entry = entry.at(&self.0)?;
+            let name = entry.file_name();
+            if let Some(table) = name.to_str().and_then(|n| n.strip_suffix(".csv")) {
+                names.push(table.to_string());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn dump_table(&mut self, table: &str, out: &mut dyn Write) -> Result<()> {
+        let path = self.0.join(format!("{table}.csv"));
+        let mut f = std::fs::File::open(&path).at(&path)?;
+        std::io::copy(&mut f, out).at(&path)?;
+        Ok(())
+    }
+}
+
+/// Table names become file names on the restore side: keep them plain.
+pub fn check_table_name(table: &str) -> Result<()> {
+    if !table.is_empty()
+        && table
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(Error::Db(format!(
+            "table name {table:?} is not a plain identifier; refusing to store it"
+        )))
+    }
+}

@@ -1,0 +1,148 @@
+//! Checking a snapshot directory: every file in SHA256SUMS present, of the
+//! size MANIFEST.json records, with the recorded hash; nothing extra. This is
+//! the only way to obtain a [`Verified`] snapshot.
+
+use super::hash::file_sha256;
+use super::manifest::{self, ManifestHead, VolumeRecord};
+use super::{sums, FURNITURE, MANIFEST, RPMS, SUMS};
+use crate::error::IoContext;
+use crate::{Error, Result};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// A snapshot whose files all matched their checksums.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub dir: PathBuf,
+    pub head: ManifestHead,
+    /// Data stream volumes in order.
+    pub data_volumes: Vec<PathBuf>,
+    /// Package tar volumes in order (may be empty for snapshots without one).
+    pub rpms_volumes: Vec<PathBuf>,
+}
+
+fn refuse(path: &Path, what: &str) -> Error {
+    Error::Refused(format!("{}: {what}", path.display()))
+}
+
+/// Verifies the snapshot in `dir`; the error names the first bad file.
+pub fn verify(dir: &Path) -> Result<Verified> {
+    let sums_path = dir.join(SUMS);
+    if !sums_path.exists() {
+        return Err(refuse(
+            dir,
+            "not a complete snapshot: SHA256SUMS is missing (an interrupted export leaves none)",
+        ));
+    }
+    let listed = sums::read(&sums_path)?;
+    let expected: HashMap<&str, &str> = listed
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    if !expected.contains_key(MANIFEST) {
+        return Err(refuse(&sums_path, "does not list MANIFEST.json"));
+    }
+    for (name, _) in &listed {
+        let path = dir.join(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(refuse(&path, "missing (listed in SHA256SUMS)"));
+        }
+    }
+    let known: HashSet<&str> = expected.keys().copied().collect();
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name == SUMS || FURNITURE.contains(&name.as_ref()) || known.contains(name.as_ref()) {
+            continue;
+        }
+        return Err(refuse(
+            &entry.path(),
+            "not part of this snapshot (not listed in SHA256SUMS): a stray file or a volume from another export",
+        ));
+    }
+    let manifest_path = dir.join(MANIFEST);
+    check_hash(&manifest_path, expected[MANIFEST])?;
+    let head = manifest::read_head(&manifest_path)?;
+    let data = &head.data;
+    check_sequence(&manifest_path, &data.name, &data.volumes)?;
+    let mut rpm_names: Vec<&String> = listed
+        .iter()
+        .map(|(n, _)| n)
+        .filter(|n| n.starts_with(RPMS))
+        .collect();
+    rpm_names.sort();
+    for v in &data.volumes {
+        let path = dir.join(&v.name);
+        match expected.get(v.name.as_str()) {
+            None => {
+                return Err(refuse(
+                    &path,
+                    "listed in MANIFEST.json but not in SHA256SUMS",
+                ))
+            }
+            Some(sha) if *sha != v.sha256 => {
+                return Err(refuse(
+                    &path,
+                    "SHA256SUMS and MANIFEST.json disagree on its checksum",
+                ))
+            }
+            Some(_) => {}
+        }
+        let size = std::fs::metadata(&path).at(&path)?.len();
+        if size != v.size {
+            let how = if size < v.size {
+                "truncated"
+            } else {
+                "longer than recorded"
+            };
+            return Err(refuse(
+                &path,
+                &format!("{how}: {size} bytes, MANIFEST.json records {}", v.size),
+            ));
+        }
+    }
+    for (name, sha) in &listed {
+        if name == MANIFEST {
+            continue;
+        }
+        check_hash(&dir.join(name), sha)?;
+    }
+    Ok(Verified {
+        dir: dir.to_path_buf(),
+        data_volumes: data.volumes.iter().map(|v| dir.join(&v.name)).collect(),
+        rpms_volumes: rpm_names.into_iter().map(|n| dir.join(n)).collect(),
+        head,
+    })
+}
+
+fn check_hash(path: &Path, expected: &str) -> Result<()> {
+    let (actual, _) = file_sha256(path)?;
+    if actual != expected {
+        return Err(refuse(
+            path,
+            "checksum mismatch against SHA256SUMS: corrupted, truncated or swapped",
+        ));
+    }
+    Ok(())
+}
+
+/// Volumes must be `NAME` alone or `NAME.000`, `NAME.001` … in order.
+fn check_sequence(manifest: &Path, base: &str, volumes: &[VolumeRecord]) -> Result<()> {
+    let ok = match volumes {
+        [] => false,
+        [one] if one.name == base => true,
+        many => many
+            .iter()
+            .enumerate()
+            .all(|(i, v)| v.name == format!("{base}.{i:03}")),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(refuse(
+            manifest,
+            &format!("volumes of {base} are not NAME or NAME.000, NAME.001 … in order"),
+        ))
+    }
+}

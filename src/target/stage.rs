@@ -1,0 +1,92 @@
+//! The staging directory `TARGET/.xcatport-partial/` and the finalize step:
+//! sync, verify by re-reading, move files up with SHA256SUMS last.
+
+use super::PARTIAL;
+use crate::error::IoContext;
+use crate::snapshot::{self, Verified, SUMS};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// A staging directory; dropped without [`Staging::finalize`] it is removed.
+#[derive(Debug)]
+pub struct Staging {
+    target: PathBuf,
+    dir: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    pub(super) fn create(target: &Path) -> Result<Staging> {
+        let dir = target.join(PARTIAL);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).at(&dir)?;
+        }
+        std::fs::create_dir(&dir).at(&dir)?;
+        Ok(Staging {
+            target: target.to_path_buf(),
+            dir,
+            done: false,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Syncs the filesystem, verifies the staged snapshot by re-reading it,
+    /// then moves every file up, `SHA256SUMS` last.
+    pub fn finalize(mut self) -> Result<Verified> {
+        syncfs(&self.dir)?;
+        let staged = snapshot::verify(&self.dir)?;
+        let listed = snapshot::sums::read(&self.dir.join(SUMS))?;
+        for (name, _) in &listed {
+            let (from, to) = (self.dir.join(name), self.target.join(name));
+            if to.exists() {
+                return Err(Error::Refused(format!(
+                    "{}: appeared during the export; not overwriting it",
+                    to.display()
+                )));
+            }
+            std::fs::rename(&from, &to).at(&from)?;
+        }
+        syncfs(&self.target)?;
+        let from = self.dir.join(SUMS);
+        std::fs::rename(&from, self.target.join(SUMS)).at(&from)?;
+        std::fs::remove_dir(&self.dir).at(&self.dir)?;
+        syncfs(&self.target)?;
+        self.done = true;
+        Ok(Verified {
+            dir: self.target.clone(),
+            data_volumes: staged
+                .data_volumes
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| self.target.join(n)))
+                .collect(),
+            rpms_volumes: staged
+                .rpms_volumes
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| self.target.join(n)))
+                .collect(),
+            head: staged.head,
+        })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Flushes the filesystem holding `dir` (one syncfs per step, not fsync per file).
+pub fn syncfs(dir: &Path) -> Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::File::open(dir).at(dir)?;
+    // SAFETY: syncfs takes a valid descriptor we own for the duration of the call.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(Error::io(dir, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
