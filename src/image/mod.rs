@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod collect;
 pub mod columns;
 pub mod db;
+pub mod import;
 pub mod manifest;
 pub mod pack;
 pub mod pgzip;
