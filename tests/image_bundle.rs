@@ -423,3 +423,37 @@ fn internal_links_are_accepted_and_extracted() {
         Path::new("a")
     );
 }
+
+#[test]
+fn long_member_names_and_link_targets_survive() {
+    let src = tmp();
+    let deep = "d".repeat(60);
+    let dir = src.path().join(&deep).join(&deep);
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("file-with-a-long-name.rpm"), b"long").unwrap();
+    let target = format!("{deep}/{deep}/file-with-a-long-name.rpm");
+    std::os::unix::fs::symlink(&target, src.path().join("ln")).unwrap();
+    let out = tmp();
+    let dest = out.path().join("img.tgz");
+    let mut w = BundleWriter::create(&dest, "img", GzOptions::default()).unwrap();
+    w.add_generated("manifest.xml", b"<xcatimage/>\n", 0o644)
+        .unwrap();
+    w.add_tree("kit", src.path()).unwrap();
+    w.finish().unwrap();
+    let listed = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(&dest)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    let long = format!("./img/kit/{target}");
+    assert!(listed.lines().any(|l| l == long), "{listed}");
+    let reader = BundleReader::open(&dest, Packing::Gzip).unwrap();
+    let x = tmp();
+    reader.extract_to(x.path()).unwrap();
+    assert_eq!(fs::read(x.path().join("img/kit/ln")).unwrap(), b"long");
+    assert_eq!(
+        fs::read_link(x.path().join("img/kit/ln")).unwrap(),
+        Path::new(&target)
+    );
+}

@@ -123,16 +123,17 @@ pub fn change_profile(m: &mut Manifest, new: &str, installroot: &str) {
     let rootimgdir = format!("{installroot}/{base}/{osvers}/{arch}/{new}");
     if method != "install" {
         m.linuximage.insert("rootimgdir".into(), rootimgdir.clone());
-        for slot in [
+        for p in [
             &mut m.kernel,
             &mut m.ramdisk,
             &mut m.rootimg,
             &mut m.rootimgtree,
             &mut m.litefile,
-        ] {
-            if let Some(p) = slot {
-                *p = format!("{rootimgdir}/{}", basename(p));
-            }
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *p = format!("{rootimgdir}/{}", basename(p));
         }
     }
     let prov = if method == "install" {

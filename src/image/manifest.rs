@@ -898,7 +898,7 @@ mod tests {
             e.contains("unexpected element <x> inside <osimage><profile>"),
             "{e}"
         );
-        let e = err(&format!("{MIN}").replace(
+        let e = err(&MIN.replace(
             "</osimage>",
             "</osimage><osimage><imagename>j</imagename></osimage>",
         ));
