@@ -1,10 +1,99 @@
-//! The `imgexport` command.
+//! The `imgexport` command: collect an osimage, pack it as an xCAT bundle.
+//!
+//! Messages follow xCAT's catalogue (spec §7); `Done!` is printed only
+//! once the bundle is complete and in place (D4). Skipped files and extras
+//! are reported as xCAT does and make the exit status 1, the bundle being
+//! written all the same.
 
 use crate::cli::ImgExportArgs;
+use crate::image::collect::{self, CollectOptions, Role};
+use crate::image::{pack, GzOptions, ImageDb};
 use crate::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ImgExportArgs) -> Result<()> {
     let _ = args;
-    Err(Error::NotAvailable("imgexport".into()))
+    // The database backend is wired by the application layer (crate::db).
+    Err(Error::NotAvailable("imgexport (database access)".into()))
+}
+
+/// Where the bundle goes: DEST as a file name, or `<DEST>/<image>.tgz` when
+/// DEST is an existing directory; default `<cwd>/<image>.tgz`.
+pub fn bundle_path(cwd: &Path, image: &str, dest: Option<&Path>) -> PathBuf {
+    let default_name = format!("{}.tgz", collect::image_dir_name(image));
+    match dest {
+        Some(d) if !d.as_os_str().is_empty() => {
+            let d = cwd.join(d);
+            if d.is_dir() {
+                d.join(default_name)
+            } else {
+                d
+            }
+        }
+        _ => cwd.join(default_name),
+    }
+}
+
+/// Exports through `db`, MN paths under `root`, relative DEST against `cwd`.
+/// Data lines go to `out`, warnings to `err`. Returns the bundle path.
+pub fn export(
+    db: &dyn ImageDb,
+    root: &Path,
+    cwd: &Path,
+    args: &ImgExportArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<PathBuf> {
+    if args.remotehost.is_some() {
+        return Err(Error::NotAvailable("imgexport -R".into()));
+    }
+    let say = |w: &mut dyn Write, line: &str| -> Result<()> {
+        writeln!(w, "{line}").map_err(|e| Error::io("<stdout>", e))
+    };
+    let dest = bundle_path(cwd, &args.image, args.dest.as_deref());
+    let where_to = dest.parent().unwrap_or(cwd);
+    say(
+        out,
+        &format!("Exporting {} to {}...", args.image, where_to.display()),
+    )?;
+    let opts = CollectOptions {
+        extras: args.extra.clone(),
+        postscripts_node: args.postscripts.clone(),
+    };
+    let c = collect::collect(db, root, &args.image, &opts)?;
+    for w in &c.warnings {
+        say(err, w)?;
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let bundle = pack::pack(
+        &c,
+        root,
+        &dest,
+        GzOptions::default(),
+        &mut |e| match e.role {
+            Role::Manifest | Role::Litefile => {}
+            Role::RootImgTree => lines.push("Packing root image. It will take a while".into()),
+            // xCAT prints extras with a leading space.
+            Role::Extra => lines.push(format!(" {}", e.source_display())),
+            _ => lines.push(e.source_display()),
+        },
+    )?;
+    for l in &lines {
+        say(out, l)?;
+    }
+    say(
+        out,
+        &format!("Compressing {} bundle.  Please be patient.", args.image),
+    )?;
+    say(out, "Done!")?;
+    if !c.warnings.is_empty() {
+        return Err(Error::Refused(format!(
+            "{} written, but {} file(s) were skipped",
+            bundle.display(),
+            c.warnings.len()
+        )));
+    }
+    Ok(bundle)
 }

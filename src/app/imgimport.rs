@@ -1,10 +1,128 @@
-//! The `imgimport` command.
+//! The `imgimport` command: validate a bundle, stage it on the install
+//! filesystem, and import each image in it independently (D11).
+//!
+//! Nothing is written before the whole bundle has been validated; files are
+//! moved into place by rename from a staging directory on the same
+//! filesystem and the database rows are written last, in one transaction
+//! (D5). `Successfully imported the image <img>.` is printed only after both.
 
 use crate::cli::ImgImportArgs;
+use crate::image::collect::under_root;
+use crate::image::import::{self, Report};
+use crate::image::manifest::{display_name, Manifest};
+use crate::image::{BundleReader, ImageDb, Packing};
 use crate::{Error, Result};
+use std::io::Write;
+use std::path::Path;
 
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ImgImportArgs) -> Result<()> {
     let _ = args;
-    Err(Error::NotAvailable("imgimport".into()))
+    // The database backend is wired by the application layer (crate::db).
+    Err(Error::NotAvailable("imgimport (database access)".into()))
+}
+
+/// Imports through `db`, MN paths under `root`, a relative BUNDLE against
+/// `cwd`. Returns the names of the imported images.
+pub fn import(
+    db: &mut dyn ImageDb,
+    root: &Path,
+    cwd: &Path,
+    args: &ImgImportArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<Vec<String>> {
+    if args.remotehost.is_some() {
+        return Err(Error::NotAvailable("imgimport -R".into()));
+    }
+    if args.postscripts.is_some() {
+        return Err(Error::NotAvailable("imgimport -p".into()));
+    }
+    let say = |w: &mut dyn Write, line: &str| {
+        // A closed stdout must not turn a finished import into a failure.
+        let _ = writeln!(w, "{line}");
+    };
+    let bundle = cwd.join(&args.bundle);
+    if !bundle.is_file() {
+        return Err(Error::Refused(format!(
+            "Cannot find {}",
+            args.bundle.display()
+        )));
+    }
+    if args.verbose {
+        say(
+            out,
+            &format!("Bundle file is located at {}", bundle.display()),
+        );
+    }
+    say(out, "Unbundling image...");
+    let packing = if args.nozip {
+        Packing::Plain
+    } else {
+        Packing::Gzip
+    };
+    let reader = BundleReader::open(&bundle, packing)?;
+    let installroot = db.site("installdir")?.unwrap_or_else(|| "/install".into());
+    let install_dir = under_root(root, &installroot);
+    std::fs::create_dir_all(&install_dir).map_err(|e| Error::io(&install_dir, e))?;
+    // Staging on the install filesystem so that placing is a rename.
+    let staging = tempfile::Builder::new()
+        .prefix(".xcatport-imgimport.")
+        .tempdir_in(&install_dir)
+        .map_err(|e| Error::io(&install_dir, e))?;
+    reader.extract_to(staging.path())?;
+
+    let mut imported = Vec::new();
+    let mut failures = Vec::new();
+    for image_dir in &reader.listing().images {
+        let dir = staging.path().join(image_dir);
+        let outcome = (|| -> Result<String> {
+            let bytes = std::fs::read(dir.join("manifest.xml"))
+                .map_err(|e| Error::io(dir.join("manifest.xml"), e))?;
+            let m = Manifest::parse(&bytes, &display_name(&bundle, image_dir))?;
+            if m.media.as_deref() == Some("required") {
+                let v = |k: &str| m.osimage.get(k).cloned().unwrap_or_default();
+                let media = format!("{installroot}/{}/{}", v("osvers"), v("osarch"));
+                if !under_root(root, &media).is_dir() {
+                    return Err(Error::Refused(format!(
+                        "This image requires that you first copy media for {}-{}",
+                        v("osvers"),
+                        v("osarch")
+                    )));
+                }
+            }
+            let plan = import::plan(&dir, m, &installroot, args.profile.as_deref())?;
+            if args.verbose {
+                say(out, &format!("Adding {}", plan.image));
+            }
+            let mut lines: Vec<String> = Vec::new();
+            let mut report = |l: &str| lines.push(l.to_string());
+            let result = import::execute(&plan, root, db, &mut report as &mut dyn Report);
+            for l in &lines {
+                say(out, l);
+            }
+            result?;
+            Ok(plan.image)
+        })();
+        match outcome {
+            Ok(name) => {
+                say(out, &format!("Successfully imported the image {name}."));
+                imported.push(name);
+            }
+            Err(e) => {
+                say(err, &format!("{e}"));
+                failures.push(image_dir.clone());
+            }
+        }
+    }
+    if !failures.is_empty() {
+        return Err(Error::Refused(format!(
+            "{}: {} of {} image(s) not imported: {}",
+            bundle.display(),
+            failures.len(),
+            reader.listing().images.len(),
+            failures.join(", ")
+        )));
+    }
+    Ok(imported)
 }

@@ -1,2 +1,16 @@
 //! Per-image core: collect an osimage's files, manifest.xml, the .tgz bundle
 //! and its import. Used by imgexport/imgimport and by the snapshot planner.
+
+pub mod bundle;
+pub mod collect;
+pub mod columns;
+pub mod db;
+pub mod import;
+pub mod manifest;
+pub mod pack;
+pub mod pgzip;
+
+pub use bundle::{BundleReader, BundleWriter, GzOptions, Listing, Member, MemberKind, Packing};
+pub use collect::{collect, CollectOptions, Collected, Entry, Role, Source};
+pub use db::{ImageDb, MemoryDb, RowChange};
+pub use manifest::{Columns, Extra, Manifest, Record};

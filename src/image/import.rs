@@ -1,0 +1,462 @@
+//! Importing one image from an extracted bundle: verify the manifest, apply
+//! `-f`, plan where every file goes, check everything, then place files by
+//! rename and write the database rows in one transaction, rolling the files
+//! back if that fails (spec §6, defects D1, D3, D5, D12, D16, D17).
+
+use super::collect::under_root;
+use super::db::{ImageDb, RowChange};
+use super::manifest::{Columns, Manifest};
+use crate::error::IoContext;
+use crate::{Error, Result};
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+/// One file to put in place: bundle file → MN path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// File or directory inside the staging image directory.
+    pub from: PathBuf,
+    /// Absolute MN path.
+    pub to: String,
+}
+
+/// What importing one image will do; built without side effects.
+#[derive(Debug, Clone)]
+pub struct ImportPlan {
+    pub image: String,
+    pub manifest: Manifest,
+    pub placements: Vec<Placement>,
+    pub rows: Vec<RowChange>,
+}
+
+/// spec §6.1 step 4, with the corrected install-template message (D13).
+pub fn verify(m: &Manifest) -> Result<()> {
+    let mut problems = Vec::new();
+    for f in ["imagename", "provmethod", "profile", "osvers", "osarch"] {
+        if m.osimage.get(f).map_or(true, |v| v.trim().is_empty()) {
+            problems.push(format!("The '{f}' field is not defined in manifest.xml."));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(Error::Refused(problems.join("\n")));
+    }
+    let get = |k: &str| m.osimage.get(k).map(|v| v.trim()).unwrap_or("");
+    let (method, arch, osvers) = (get("provmethod"), get("osarch"), get("osvers"));
+    let known = ["install", "netboot", "statelite", "sysclone", "raw"];
+    if !known.iter().any(|k| method.contains(k)) {
+        return Err(Error::Refused(format!(
+            "Importing images with 'provmethod' {method} is not supported. Hint: install, netboot, statelite, sysclone or raw"
+        )));
+    }
+    if method.contains("sysclone") && arch != "s390x" {
+        return Err(Error::Refused(format!(
+            "Importing images with 'provmethod' sysclone is not supported for osarch '{arch}'"
+        )));
+    }
+    let need = |ok: bool, what: &str| -> Result<()> {
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Refused(format!(
+                "The '{what}' field is not defined in manifest.xml."
+            )))
+        }
+    };
+    if method.contains("install") {
+        need(m.linuximage.contains_key("template"), "template")?;
+    } else if osvers.starts_with("esx") {
+    } else if arch == "s390x" && (method.contains("netboot") || method.contains("sysclone")) {
+        match &m.rawimagefiles {
+            None => {
+                return Err(Error::Refused(
+                    "The 'rawimagefiles' section is not defined in manifest.xml.".into(),
+                ))
+            }
+            Some(f) if f.is_empty() => {
+                return Err(Error::Refused(
+                    "'files' were not specified in the 'rawimagefiles' section of manifest.xml."
+                        .into(),
+                ))
+            }
+            Some(_) => {}
+        }
+    } else if method.contains("netboot") {
+        need(m.ramdisk.is_some(), "ramdisk")?;
+        need(m.kernel.is_some(), "kernel")?;
+        need(m.rootimg.is_some(), "rootimg")?;
+    } else if method.contains("statelite") {
+        need(m.kernel.is_some(), "kernel")?;
+        need(m.ramdisk.is_some(), "ramdisk")?;
+        need(m.rootimgtree.is_some(), "rootimgtree")?;
+    }
+    Ok(())
+}
+
+fn basename(p: &str) -> &str {
+    p.trim_end_matches('/').rsplit('/').next().unwrap_or(p)
+}
+
+fn dirname(p: &str) -> &str {
+    match p.trim_end_matches('/').rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((d, _)) => d,
+        None => ".",
+    }
+}
+
+/// `-f PROFILE` (spec §6.3), with D3 and D16 fixed: every image artefact
+/// moves to the new profile's rootimgdir (derived when unset), names are
+/// replaced literally, never as regexes.
+pub fn change_profile(m: &mut Manifest, new: &str, installroot: &str) {
+    let old = m.osimage.get("profile").cloned().unwrap_or_default();
+    if old == new {
+        return;
+    }
+    let get = |k: &str| m.osimage.get(k).cloned().unwrap_or_default();
+    let (osvers, arch, method) = (get("osvers"), get("osarch"), get("provmethod"));
+    m.osimage.insert("profile".into(), new.into());
+    let base = if arch == "s390x" && (method == "raw" || method == "sysclone") {
+        method.clone()
+    } else {
+        "netboot".into()
+    };
+    let rootimgdir = format!("{installroot}/{base}/{osvers}/{arch}/{new}");
+    if method != "install" {
+        m.linuximage.insert("rootimgdir".into(), rootimgdir.clone());
+        for p in [
+            &mut m.kernel,
+            &mut m.ramdisk,
+            &mut m.rootimg,
+            &mut m.rootimgtree,
+            &mut m.litefile,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *p = format!("{rootimgdir}/{}", basename(p));
+        }
+    }
+    let prov = if method == "install" {
+        "install"
+    } else {
+        "netboot"
+    };
+    let platform = platform_of(&osvers);
+    let rename = |path: &str| -> String {
+        let dir = dirname(path);
+        let dir = if dir.contains("/opt/xcat/share/xcat") {
+            format!("{installroot}/custom/{prov}/{platform}")
+        } else {
+            dir.to_string()
+        };
+        let name = basename(path);
+        let name = if !old.is_empty() && name.contains(&old) {
+            name.replacen(&old, new, 1)
+        } else {
+            format!("{new}.{name}")
+        };
+        format!("{dir}/{name}")
+    };
+    for (table, key) in [
+        ("linuximage", "template"),
+        ("linuximage", "pkglist"),
+        ("osimage", "synclists"),
+        ("linuximage", "otherpkglist"),
+        ("linuximage", "postinstall"),
+        ("linuximage", "exlist"),
+    ] {
+        let cols = if table == "osimage" {
+            &mut m.osimage
+        } else {
+            &mut m.linuximage
+        };
+        if let Some(v) = cols.get(key).cloned() {
+            let renamed: Vec<String> = v
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| rename(p.trim()))
+                .collect();
+            cols.insert(key.into(), renamed.join(","));
+        }
+    }
+    let name = format!("{osvers}-{arch}-{method}-{new}");
+    m.osimage.insert("imagename".into(), name.clone());
+    m.linuximage.insert("imagename".into(), name);
+}
+
+fn platform_of(osvers: &str) -> &'static str {
+    for (prefix, p) in [
+        ("rh", "rh"),
+        ("centos", "centos"),
+        ("alma", "alma"),
+        ("rocky", "rocky"),
+        ("fedora", "fedora"),
+        ("sles", "sles"),
+        ("SL", "SL"),
+    ] {
+        if osvers.starts_with(prefix) {
+            return p;
+        }
+    }
+    if osvers.contains("win") {
+        "windows"
+    } else if osvers.contains("ubuntu") {
+        "ubuntu"
+    } else {
+        ""
+    }
+}
+
+/// Checks an MN destination path (D1): absolute, Normal components only,
+/// under the install root; files shipped in /opt/xcat/share/xcat are
+/// redirected to `<installroot>/custom/` (D17).
+pub fn safe_destination(path: &str, installroot: &str) -> Result<String> {
+    let p = Path::new(path);
+    if !p.is_absolute() {
+        return Err(Error::Refused(format!(
+            "manifest.xml names {path:?}, which is not an absolute path"
+        )));
+    }
+    if p.components()
+        .skip(1)
+        .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        return Err(Error::Refused(format!(
+            "manifest.xml names {path:?}, which contains `..` or `.`"
+        )));
+    }
+    if let Some(rest) = path.strip_prefix("/opt/xcat/share/xcat/") {
+        return Ok(format!("{installroot}/custom/{rest}"));
+    }
+    let root = installroot.trim_end_matches('/');
+    if path.starts_with(&format!("{root}/")) && path.len() > root.len() + 1 {
+        return Ok(path.to_string());
+    }
+    Err(Error::Refused(format!(
+        "manifest.xml would write {path:?}, outside {root}/; refusing"
+    )))
+}
+
+/// Builds the plan for the image in `image_dir` (extracted in staging).
+pub fn plan(
+    image_dir: &Path,
+    mut m: Manifest,
+    installroot: &str,
+    new_profile: Option<&str>,
+) -> Result<ImportPlan> {
+    verify(&m)?;
+    for k in ["imagename", "provmethod", "profile", "osvers", "osarch"] {
+        if let Some(v) = m.osimage.get_mut(k) {
+            *v = v.trim().to_string();
+        }
+    }
+    let original = m.clone();
+    if let Some(p) = new_profile {
+        change_profile(&mut m, p, installroot);
+    }
+    let image = m.osimage.get("imagename").cloned().unwrap_or_default();
+    let mut placements = Vec::new();
+    let mut place = |src_name: &str, dest: &str| -> Result<String> {
+        let to = safe_destination(dest, installroot)?;
+        let from = image_dir.join(src_name);
+        if fs::symlink_metadata(&from).is_err() {
+            return Err(Error::Refused(format!(
+                "the bundle has no {src_name:?} for {dest} named in manifest.xml"
+            )));
+        }
+        if placements.iter().any(|p: &Placement| p.to == to) {
+            return Err(Error::Refused(format!(
+                "manifest.xml places two files at {to}"
+            )));
+        }
+        placements.push(Placement {
+            from,
+            to: to.clone(),
+        });
+        Ok(to)
+    };
+    // Top-level artefacts: the bundle file is named by the *original* basename.
+    let pairs = [
+        (&original.kernel, &mut m.kernel),
+        (&original.ramdisk, &mut m.ramdisk),
+        (&original.rootimg, &mut m.rootimg),
+    ];
+    for (orig, new) in pairs {
+        if let (Some(o), Some(n)) = (orig, new.as_mut()) {
+            *n = place(basename(o), n)?;
+        }
+    }
+    if m.rootimgtree.is_some() {
+        return Err(Error::NotAvailable(
+            "imgimport of statelite images (rootimgtree.gz)".into(),
+        ));
+    }
+    for (table, key) in [
+        ("linuximage", "template"),
+        ("linuximage", "pkglist"),
+        ("linuximage", "otherpkglist"),
+        ("linuximage", "postinstall"),
+        ("linuximage", "exlist"),
+        ("osimage", "synclists"),
+    ] {
+        let (orig_cols, cols) = if table == "osimage" {
+            (&original.osimage, &mut m.osimage)
+        } else {
+            (&original.linuximage, &mut m.linuximage)
+        };
+        let (Some(o), Some(n)) = (orig_cols.get(key), cols.get(key).cloned()) else {
+            continue;
+        };
+        let olds: Vec<&str> = o.split(',').filter(|s| !s.trim().is_empty()).collect();
+        let news: Vec<&str> = n.split(',').filter(|s| !s.trim().is_empty()).collect();
+        let mut placed = Vec::new();
+        for (old, new) in olds.iter().zip(&news) {
+            placed.push(place(basename(old.trim()), new.trim())?);
+        }
+        cols.insert(key.into(), placed.join(","));
+    }
+    for kit in &m.kits {
+        if let Some(dir) = kit.columns.get("kitdir") {
+            place(basename(dir), &format!("{}/{}", dirname(dir), kit.name))?;
+        }
+    }
+    for e in &m.extras {
+        let is_dir = image_dir
+            .join("extra")
+            .join(e.src.trim_start_matches('/'))
+            .is_dir();
+        if is_dir {
+            place(&format!("extra/{}", e.src.trim_start_matches('/')), &e.dest)?;
+        } else {
+            let dest = format!("{}/{}", e.dest.trim_end_matches('/'), basename(&e.src));
+            place(&format!("extra/{}", basename(&e.src)), &dest)?;
+        }
+    }
+    let rows = rows_of(&m);
+    Ok(ImportPlan {
+        image,
+        manifest: m,
+        placements,
+        rows,
+    })
+}
+
+fn rows_of(m: &Manifest) -> Vec<RowChange> {
+    let key = |k: &str, v: &str| -> Columns { [(k.to_string(), v.to_string())].into() };
+    let split = |cols: &Columns, k: &str| -> (Columns, Columns) {
+        let mut values = cols.clone();
+        let keyval = values.remove(k).unwrap_or_default();
+        (key(k, &keyval), values)
+    };
+    let mut rows = Vec::new();
+    for (table, cols, k) in [
+        ("osimage", &m.osimage, "imagename"),
+        ("linuximage", &m.linuximage, "imagename"),
+    ] {
+        let (key, values) = split(cols, k);
+        rows.push(RowChange {
+            table: table.into(),
+            key,
+            values,
+        });
+    }
+    for (table, list, k) in [
+        ("kit", &m.kits, "kitname"),
+        ("kitrepo", &m.kitrepos, "kitreponame"),
+        ("kitcomponent", &m.kitcomps, "kitcompname"),
+    ] {
+        for r in list {
+            let mut values = r.columns.clone();
+            values.remove(k);
+            rows.push(RowChange {
+                table: table.into(),
+                key: key(k, &r.name),
+                values,
+            });
+        }
+    }
+    rows
+}
+
+/// Lines printed while placing files.
+pub trait Report {
+    fn line(&mut self, text: &str);
+}
+
+impl<F: FnMut(&str)> Report for F {
+    fn line(&mut self, text: &str) {
+        self(text)
+    }
+}
+
+/// Places the plan's files under `root` and writes its rows; on any
+/// failure, files already placed are removed and `.ORIG` backups restored.
+pub fn execute(
+    plan: &ImportPlan,
+    root: &Path,
+    db: &mut dyn ImageDb,
+    report: &mut dyn Report,
+) -> Result<()> {
+    // Check every destination's parents before touching anything.
+    for p in &plan.placements {
+        check_parents(root, &p.to)?;
+    }
+    let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let result = (|| -> Result<()> {
+        for p in &plan.placements {
+            let dst = under_root(root, &p.to);
+            if let Some(parent) = dst.parent() {
+                fs::create_dir_all(parent).at(parent)?;
+            }
+            let mut backup = None;
+            if fs::symlink_metadata(&dst).is_ok() {
+                let orig = PathBuf::from(format!("{}.ORIG", dst.display()));
+                report.line(&format!("  Moving old {} to {}.ORIG.", p.to, p.to));
+                if fs::symlink_metadata(&orig).is_ok_and(|m| m.is_dir()) {
+                    fs::remove_dir_all(&orig).at(&orig)?;
+                }
+                fs::rename(&dst, &orig).at(&dst)?;
+                backup = Some(orig);
+            }
+            done.push((dst.clone(), backup));
+            fs::rename(&p.from, &dst).at(&dst)?;
+            report.line(&p.to);
+        }
+        db.apply(&plan.rows)
+    })();
+    if result.is_err() {
+        for (dst, backup) in done.into_iter().rev() {
+            if fs::symlink_metadata(&dst).is_ok_and(|m| m.is_dir()) {
+                let _ = fs::remove_dir_all(&dst);
+            } else {
+                let _ = fs::remove_file(&dst);
+            }
+            if let Some(b) = backup {
+                let _ = fs::rename(b, &dst);
+            }
+        }
+    }
+    result
+}
+
+/// Every existing ancestor of an MN path under `root` must be a real directory.
+fn check_parents(root: &Path, path: &str) -> Result<()> {
+    let mut cur = root.to_path_buf();
+    let rel = Path::new(path.trim_start_matches('/'));
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            match fs::symlink_metadata(&cur) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::Escape {
+                        path: cur,
+                        reason: format!("is not a directory; refusing to place {path}"),
+                    })
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    Ok(())
+}
