@@ -61,9 +61,30 @@ fn owners_map_to_the_expected_names_through_the_fixtures_passwd() {
 #[test]
 fn web_dns_and_dhcp_files_belong_to_the_familys_service_names() {
     let expect = [
-        (Family::Rhel, "install/custom/www/index.html", "apache", "var/named/db.cluster.example.com", "named", "var/lib/dhcpd/dhcpd.leases"),
-        (Family::Sles, "install/custom/www/index.html", "wwwrun", "var/lib/named/db.cluster.example.com", "named", "var/lib/dhcp/db/dhcpd.leases"),
-        (Family::Ubuntu, "install/custom/www/index.html", "www-data", "var/lib/bind/db.cluster.example.com", "bind", "var/lib/dhcp/dhcpd.leases"),
+        (
+            Family::Rhel,
+            "install/custom/www/index.html",
+            "apache",
+            "var/named/db.cluster.example.com",
+            "named",
+            "var/lib/dhcpd/dhcpd.leases",
+        ),
+        (
+            Family::Sles,
+            "install/custom/www/index.html",
+            "wwwrun",
+            "var/lib/named/db.cluster.example.com",
+            "named",
+            "var/lib/dhcp/db/dhcpd.leases",
+        ),
+        (
+            Family::Ubuntu,
+            "install/custom/www/index.html",
+            "www-data",
+            "var/lib/bind/db.cluster.example.com",
+            "bind",
+            "var/lib/dhcp/dhcpd.leases",
+        ),
     ];
     for (family, web_file, web_user, zone, dns_user, leases) in expect {
         let (_tmp, r) = build(family, 1);
@@ -82,8 +103,15 @@ fn symlinks_keep_relative_absolute_and_dangling_targets() {
     let h = &r.hard_cases;
     let rel = &h.relative_symlink;
     assert!(meta(&r.root, &rel.path).file_type().is_symlink());
-    assert_eq!(fs::read_link(r.root.join(&rel.path)).unwrap(), Path::new("compute.pkglist"));
-    assert!(r.root.join(rel.path.parent().unwrap()).join(&rel.target).is_file());
+    assert_eq!(
+        fs::read_link(r.root.join(&rel.path)).unwrap(),
+        Path::new("compute.pkglist")
+    );
+    assert!(r
+        .root
+        .join(rel.path.parent().unwrap())
+        .join(&rel.target)
+        .is_file());
 
     let abs = &h.absolute_symlink;
     let target = fs::read_link(r.root.join(&abs.path)).unwrap();
@@ -97,7 +125,10 @@ fn symlinks_keep_relative_absolute_and_dangling_targets() {
     let target = fs::read_link(r.root.join(&dangling.path)).unwrap();
     assert_eq!(target, dangling.target);
     assert!(!r.root.join(target.strip_prefix("/").unwrap()).exists());
-    assert_eq!(r.symlinks, 4, "rhel has relative, absolute, dangling and the rootimg tool-link");
+    assert_eq!(
+        r.symlinks, 4,
+        "rhel has relative, absolute, dangling and the rootimg tool-link"
+    );
 }
 
 #[test]
@@ -109,7 +140,9 @@ fn hardlink_pair_is_one_inode_with_two_names() {
     assert_eq!((ma.dev(), ma.ino()), (mb.dev(), mb.ino()));
     assert_eq!(ma.nlink(), 2);
     assert_ne!(a, b);
-    assert!(fs::read_to_string(r.root.join(a)).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(fs::read_to_string(r.root.join(a))
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
 }
 
 #[test]
@@ -128,7 +161,11 @@ fn sparse_file_has_holes_and_its_data_regions() {
     let m = meta(&r.root, &s.path);
     assert_eq!(m.len(), 64 * 1024 * 1024);
     assert_eq!(m.len(), s.len);
-    assert!(m.blocks() * 512 < 1024 * 1024, "allocated {} bytes", m.blocks() * 512);
+    assert!(
+        m.blocks() * 512 < 1024 * 1024,
+        "allocated {} bytes",
+        m.blocks() * 512
+    );
     let mut f = fs::File::open(r.root.join(&s.path)).unwrap();
     let mut buf = vec![0u8; 4096];
     f.read_exact(&mut buf).unwrap();
@@ -155,17 +192,27 @@ fn odd_names_exist_with_their_exact_bytes() {
     assert!(meta(&r.root, &h.non_utf8_name).is_file());
     // It is found by listing its directory, not only by the name we know.
     let dir = r.root.join(h.non_utf8_name.parent().unwrap());
-    assert!(fs::read_dir(dir).unwrap().any(|e| e.unwrap().file_name() == odd));
+    assert!(fs::read_dir(dir)
+        .unwrap()
+        .any(|e| e.unwrap().file_name() == odd));
 }
 
 #[test]
 fn empty_dirs_and_odd_modes_are_exact() {
     let (_tmp, r) = build(Family::Rhel, 1);
     let h = &r.hard_cases;
-    assert!(h.empty_dirs.iter().any(|d| d == Path::new("var/log/consoles")));
+    assert!(h
+        .empty_dirs
+        .iter()
+        .any(|d| d == Path::new("var/log/consoles")));
     for d in &h.empty_dirs {
         assert!(meta(&r.root, d).is_dir(), "{}", d.display());
-        assert_eq!(fs::read_dir(r.root.join(d)).unwrap().count(), 0, "{}", d.display());
+        assert_eq!(
+            fs::read_dir(r.root.join(d)).unwrap().count(),
+            0,
+            "{}",
+            d.display()
+        );
     }
     let setgid = meta(&r.root, &h.setgid_dir);
     assert_eq!(setgid.permissions().mode() & 0o7777, 0o2775);
@@ -191,40 +238,101 @@ fn secrets_are_0600_and_their_dirs_closed() {
         "etc/xcat/hostkeys/ssh_host_ecdsa_key",
         "etc/xcat/hostkeys/ssh_host_ed25519_key",
     ] {
-        assert!(secrets.iter().any(|s| s == Path::new(want)), "{want} not listed");
+        assert!(
+            secrets.iter().any(|s| s == Path::new(want)),
+            "{want} not listed"
+        );
     }
     for s in secrets {
         let m = meta(&r.root, s);
         assert_eq!(m.permissions().mode() & 0o7777, 0o600, "{}", s.display());
         let text = fs::read_to_string(r.root.join(s)).unwrap();
-        assert!(text.starts_with("-----BEGIN ") || text.starts_with("ssh-"), "{}", s.display());
+        assert!(
+            text.starts_with("-----BEGIN ") || text.starts_with("ssh-"),
+            "{}",
+            s.display()
+        );
     }
     for dir in ["etc/xcat/ca/private", "root/.xcat", "root/.ssh"] {
-        assert_eq!(meta(&r.root, Path::new(dir)).permissions().mode() & 0o7777, 0o700, "{dir}");
+        assert_eq!(
+            meta(&r.root, Path::new(dir)).permissions().mode() & 0o7777,
+            0o700,
+            "{dir}"
+        );
     }
     // Public halves stay readable.
-    assert_eq!(meta(&r.root, Path::new("etc/xcat/cert/ca.pem")).permissions().mode() & 0o777, 0o644);
+    assert_eq!(
+        meta(&r.root, Path::new("etc/xcat/cert/ca.pem"))
+            .permissions()
+            .mode()
+            & 0o777,
+        0o644
+    );
 }
 
 #[test]
 fn each_family_has_its_own_service_and_repo_paths() {
     let cases: [(Family, &str, &[&str]); 3] = [
-        (Family::Rhel, "ID=\"rhel\"", &["etc/dhcp/dhcpd.conf", "etc/named.conf", "etc/httpd/conf.d/xcat.conf", "etc/yum.repos.d/xcat-core.repo", "install/xcat/xcat-core/repodata/repomd.xml", "install/rhels8.6"]),
-        (Family::Sles, "ID=\"sles\"", &["etc/dhcpd.conf", "etc/named.conf", "etc/apache2/conf.d/xcat.conf", "etc/zypp/repos.d/xcat-dep.repo", "install/xcat/xcat-core/repodata/repomd.xml", "install/sle15.5"]),
-        (Family::Ubuntu, "ID=ubuntu", &["etc/dhcp/dhcpd.conf", "etc/bind/named.conf", "etc/apache2/conf-enabled/xcat.conf", "etc/apt/sources.list.d/xcat-core.list", "install/xcat/xcat-core/dists/jammy/Release", "install/ubuntu22.04.3", "var/lib/dpkg/status"]),
+        (
+            Family::Rhel,
+            "ID=\"rhel\"",
+            &[
+                "etc/dhcp/dhcpd.conf",
+                "etc/named.conf",
+                "etc/httpd/conf.d/xcat.conf",
+                "etc/yum.repos.d/xcat-core.repo",
+                "install/xcat/xcat-core/repodata/repomd.xml",
+                "install/rhels8.6",
+            ],
+        ),
+        (
+            Family::Sles,
+            "ID=\"sles\"",
+            &[
+                "etc/dhcpd.conf",
+                "etc/named.conf",
+                "etc/apache2/conf.d/xcat.conf",
+                "etc/zypp/repos.d/xcat-dep.repo",
+                "install/xcat/xcat-core/repodata/repomd.xml",
+                "install/sle15.5",
+            ],
+        ),
+        (
+            Family::Ubuntu,
+            "ID=ubuntu",
+            &[
+                "etc/dhcp/dhcpd.conf",
+                "etc/bind/named.conf",
+                "etc/apache2/conf-enabled/xcat.conf",
+                "etc/apt/sources.list.d/xcat-core.list",
+                "install/xcat/xcat-core/dists/jammy/Release",
+                "install/ubuntu22.04.3",
+                "var/lib/dpkg/status",
+            ],
+        ),
     ];
     for (family, id, paths) in cases {
         let (_tmp, r) = build(family, 1);
         let os = fs::read_to_string(r.root.join("etc/os-release")).unwrap();
         assert!(os.lines().any(|l| l == id), "{family:?}: {os}");
-        for common in ["etc/conserver.cf", "etc/exports", "etc/hosts", "etc/resolv.conf", "etc/xCATMN", "tftpboot/xcat/xnba.kpxe"] {
+        for common in [
+            "etc/conserver.cf",
+            "etc/exports",
+            "etc/hosts",
+            "etc/resolv.conf",
+            "etc/xCATMN",
+            "tftpboot/xcat/xnba.kpxe",
+        ] {
             assert!(r.root.join(common).exists(), "{family:?} lacks {common}");
         }
         for p in paths {
             assert!(r.root.join(p).exists(), "{family:?} lacks {p}");
         }
         let hosts = fs::read_to_string(r.root.join("etc/hosts")).unwrap();
-        assert!(hosts.contains("10.0.1.20    n20.cluster.example.com n20\n"), "{hosts}");
+        assert!(
+            hosts.contains("10.0.1.20    n20.cluster.example.com n20\n"),
+            "{hosts}"
+        );
         let exports = fs::read_to_string(r.root.join("etc/exports")).unwrap();
         assert!(exports.contains("/install *(rw,no_root_squash"));
     }
@@ -234,9 +342,18 @@ fn each_family_has_its_own_service_and_repo_paths() {
 fn install_tree_has_media_profiles_images_and_repos() {
     let (_tmp, r) = build(Family::Rhel, 1);
     let arch = fixture::host_arch();
-    let media = r.root.join(format!("install/rhels8.6/{arch}/BaseOS/Packages"));
-    let pkgs: Vec<_> = fs::read_dir(&media).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(pkgs.len(), 20, "half of the 40 small-scale packages in BaseOS");
+    let media = r
+        .root
+        .join(format!("install/rhels8.6/{arch}/BaseOS/Packages"));
+    let pkgs: Vec<_> = fs::read_dir(&media)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        pkgs.len(),
+        20,
+        "half of the 40 small-scale packages in BaseOS"
+    );
     // Packages are incompressible, rootimg files compress like text.
     let ratio = |p: &Path| {
         let data = fs::read(p).unwrap();
@@ -244,8 +361,14 @@ fn install_tree_has_media_profiles_images_and_repos() {
         z.write_all(&data).unwrap();
         z.finish().unwrap().len() as f64 / data.len() as f64
     };
-    assert!(ratio(&pkgs[0]) > 0.99, "package compressed to {}", ratio(&pkgs[0]));
-    let netboot = r.root.join(format!("install/netboot/rhels8.6/{arch}/compute"));
+    assert!(
+        ratio(&pkgs[0]) > 0.99,
+        "package compressed to {}",
+        ratio(&pkgs[0])
+    );
+    let netboot = r
+        .root
+        .join(format!("install/netboot/rhels8.6/{arch}/compute"));
     for f in ["kernel", "initrd-stateless.gz", "rootimg.cpio.gz"] {
         assert!(netboot.join(f).is_file(), "{f}");
     }
@@ -255,10 +378,20 @@ fn install_tree_has_media_profiles_images_and_repos() {
         .count();
     assert_eq!(rootimg_files, 202, "200 generated plus hostname and fstab");
     assert!(ratio(&netboot.join("rootimg/etc/file8.conf")) < 0.6);
-    for p in ["install/custom/netboot/rh/compute.pkglist", "install/custom/install/rh/compute.rhels8.6.tmpl", "install/postscripts/syslog"] {
+    for p in [
+        "install/custom/netboot/rh/compute.pkglist",
+        "install/custom/install/rh/compute.rhels8.6.tmpl",
+        "install/postscripts/syslog",
+    ] {
         assert!(r.root.join(p).is_file(), "{p}");
     }
-    assert_eq!(meta(&r.root, Path::new("install/postscripts/syslog")).permissions().mode() & 0o777, 0o755);
+    assert_eq!(
+        meta(&r.root, Path::new("install/postscripts/syslog"))
+            .permissions()
+            .mode()
+            & 0o777,
+        0o755
+    );
 }
 
 #[test]
@@ -273,7 +406,11 @@ fn same_seed_gives_the_same_tree_and_another_seed_differs() {
     assert_ne!(la, listing::listing(&rc.root).unwrap());
     // The listing really covers xattrs, owners and link targets.
     let joined = la.join("\n");
-    assert!(joined.contains("user.xcatport.test=") && joined.contains(" 5123:5124 ") && joined.contains("->compute.pkglist"));
+    assert!(
+        joined.contains("user.xcatport.test=")
+            && joined.contains(" 5123:5124 ")
+            && joined.contains("->compute.pkglist")
+    );
     assert!(joined.contains("notes-r\\xe9seau-\\xe9t\\xe9.txt"));
 }
 
@@ -294,7 +431,12 @@ fn bare_target_has_the_names_under_other_numbers() {
     fixture::build_bare(tmp.path(), &spec).unwrap();
     let users = names_by_id(tmp.path(), "passwd");
     assert_eq!(users[&0], "root");
-    assert!(!users.contains_key(&48), "apache must not be 48 on the bare target");
+    assert!(
+        !users.contains_key(&48),
+        "apache must not be 48 on the bare target"
+    );
     assert_eq!(users.values().filter(|n| *n == "apache").count(), 1);
-    assert!(fs::read_to_string(tmp.path().join("etc/os-release")).unwrap().contains("VERSION_ID=\"8.6\""));
+    assert!(fs::read_to_string(tmp.path().join("etc/os-release"))
+        .unwrap()
+        .contains("VERSION_ID=\"8.6\""));
 }
