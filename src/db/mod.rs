@@ -3,3 +3,31 @@
 
 pub mod csv;
 pub mod schema;
+pub mod backend;
+pub mod cfgloc;
+pub mod dump;
+pub mod sqlite;
+
+pub use backend::{Backend, TableSource};
+pub use dump::{
+    dump_tables, dump_to_dir, restore_from_dir, DumpOptions, DumpStats, RestoreOptions, RestoreStats, TableSink,
+};
+
+use crate::{Error, Result};
+use cfgloc::Location;
+use std::path::Path;
+
+/// Opens the database of the MN under `root` as its cfgloc says; a cfgloc
+/// that cannot be parsed or a server that cannot be reached is an error,
+/// never a fall-back to SQLite.
+pub fn open(root: &Path) -> Result<Box<dyn Backend>> {
+    open_location(cfgloc::locate(root)?)
+}
+
+/// Opens the database at `location`.
+pub fn open_location(location: Location) -> Result<Box<dyn Backend>> {
+    match location {
+        Location::Sqlite(dir) => Ok(Box::new(sqlite::Sqlite::new(dir))),
+        other => Err(Error::NotAvailable(format!("{other}"))),
+    }
+}
