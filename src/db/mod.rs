@@ -6,6 +6,8 @@ pub mod schema;
 pub mod backend;
 pub mod cfgloc;
 pub mod dump;
+pub mod mysql;
+pub mod postgres;
 pub mod sqlite;
 
 pub use backend::{Backend, TableSource};
@@ -13,7 +15,7 @@ pub use dump::{
     dump_tables, dump_to_dir, restore_from_dir, DumpOptions, DumpStats, RestoreOptions, RestoreStats, TableSink,
 };
 
-use crate::{Error, Result};
+use crate::Result;
 use cfgloc::Location;
 use std::path::Path;
 
@@ -28,6 +30,7 @@ pub fn open(root: &Path) -> Result<Box<dyn Backend>> {
 pub fn open_location(location: Location) -> Result<Box<dyn Backend>> {
     match location {
         Location::Sqlite(dir) => Ok(Box::new(sqlite::Sqlite::new(dir))),
-        other => Err(Error::NotAvailable(format!("{other}"))),
+        Location::Postgres(server) => Ok(Box::new(postgres::Postgres::connect(&server)?)),
+        Location::Mysql(server) => Ok(Box::new(mysql::Mysql::connect(&server)?)),
     }
 }
