@@ -50,7 +50,11 @@ fn parse_db_text(path: &Path) -> Vec<Row> {
             } else {
                 let end = line[i..].find(" | ").map_or(line.len(), |e| i + e);
                 let token = &line[i..end];
-                row.push(if token == "NULL" { None } else { Some(token.to_string()) });
+                row.push(if token == "NULL" {
+                    None
+                } else {
+                    Some(token.to_string())
+                });
                 i = end;
             }
             if i >= b.len() {
@@ -66,7 +70,11 @@ fn parse_db_text(path: &Path) -> Vec<Row> {
 
 fn read_csv(path: &Path, table: &str) -> xcatport::Result<Vec<Row>> {
     let file = fs::File::open(path).unwrap();
-    let reader = Reader::new(std::io::BufReader::new(file), path, schema::table(table).unwrap())?;
+    let reader = Reader::new(
+        std::io::BufReader::new(file),
+        path,
+        schema::table(table).unwrap(),
+    )?;
     reader.map(|r| r.map(|r| r.values)).collect()
 }
 
@@ -76,7 +84,11 @@ fn case_dirs(kind: &str) -> Vec<PathBuf> {
         .map(|e| e.unwrap().path())
         .collect();
     dirs.sort();
-    assert!(dirs.len() >= 10, "samples missing under {}", samples().display());
+    assert!(
+        dirs.len() >= 10,
+        "samples missing under {}",
+        samples().display()
+    );
     dirs
 }
 
@@ -127,12 +139,23 @@ fn baseline_root() -> tempfile::TempDir {
 
 fn dump_bytes(root: &Path) -> Vec<(String, Vec<u8>)> {
     let out = tempfile::tempdir().unwrap();
-    db::dump_to_dir(root, out.path(), &DumpOptions { all: true, ..Default::default() }).unwrap();
+    db::dump_to_dir(
+        root,
+        out.path(),
+        &DumpOptions {
+            all: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(out.path())
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
         })
         .collect();
     files.sort();
@@ -146,10 +169,24 @@ fn every_malformed_sample_is_refused_or_read_as_xcat_reads_it() {
         let input = fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
-            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("input-"))
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("input-")
+            })
             .unwrap();
-        let table_file = input.file_name().unwrap().to_string_lossy().trim_start_matches("input-").to_string();
-        let xcat_rc: i32 = fs::read_to_string(dir.join("rc")).unwrap().trim().parse().unwrap();
+        let table_file = input
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches("input-")
+            .to_string();
+        let xcat_rc: i32 = fs::read_to_string(dir.join("rc"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
 
         let root = baseline_root();
         let before = dump_bytes(root.path());
@@ -157,14 +194,21 @@ fn every_malformed_sample_is_refused_or_read_as_xcat_reads_it() {
         fs::create_dir(&restore_dir).unwrap();
         fs::copy(&input, restore_dir.join(&table_file)).unwrap();
         // A valid file beside the bad one must not be applied either.
-        fs::write(restore_dir.join("hosts.csv"), "#node,ip\n\"n9\",\"10.0.0.9\"\n").unwrap();
+        fs::write(
+            restore_dir.join("hosts.csv"),
+            "#node,ip\n\"n9\",\"10.0.0.9\"\n",
+        )
+        .unwrap();
         let result = db::restore_from_dir(root.path(), &restore_dir, &RestoreOptions::default());
         let after = dump_bytes(root.path());
 
         if table_file.starts_with("x_teal") {
             // xCAT refuses the table; we skip it and report why.
             let stats = result.unwrap();
-            assert!(stats.skipped.iter().any(|s| s.name == "x_teal_event"), "{name}");
+            assert!(
+                stats.skipped.iter().any(|s| s.name == "x_teal_event"),
+                "{name}"
+            );
             continue;
         }
         if xcat_rc == 0 {
@@ -192,7 +236,10 @@ fn every_malformed_sample_is_refused_or_read_as_xcat_reads_it() {
                 .unwrap_or_else(|_| panic!("{name}: no line in {err}"));
             assert!(line >= 1, "{name}: {err}");
             eprintln!("{name}: {err}");
-            assert_eq!(before, after, "{name}: a refused restore changed the database");
+            assert_eq!(
+                before, after,
+                "{name}: a refused restore changed the database"
+            );
         }
     }
 }
@@ -201,7 +248,15 @@ fn every_malformed_sample_is_refused_or_read_as_xcat_reads_it() {
 fn restoring_xcats_fixture_and_dumping_gives_dumpxcatdbs_bytes() {
     let root = tempfile::tempdir().unwrap();
     let fixture = samples().join("fixture/db");
-    let stats = db::restore_from_dir(root.path(), &fixture, &RestoreOptions { all: true, exact: false }).unwrap();
+    let stats = db::restore_from_dir(
+        root.path(),
+        &fixture,
+        &RestoreOptions {
+            all: true,
+            exact: false,
+        },
+    )
+    .unwrap();
     assert_eq!(stats.tables.len(), 21);
     assert_eq!(stats.tables[0].table, "site");
     let out = tempfile::tempdir().unwrap();
@@ -225,8 +280,19 @@ fn restoring_xcats_fixture_and_dumping_gives_dumpxcatdbs_bytes() {
             "{name}"
         );
     }
-    assert_eq!(dump.skipped.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["auditlog", "eventlog"]);
+    assert_eq!(
+        dump.skipped
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>(),
+        ["auditlog", "eventlog"]
+    );
     // xCAT's layout: one 0600 file per restored table.
-    let mode = fs::metadata(root.path().join("etc/xcat/site.sqlite")).unwrap().permissions();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+    let mode = fs::metadata(root.path().join("etc/xcat/site.sqlite"))
+        .unwrap()
+        .permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
 }

@@ -14,7 +14,11 @@ use xcatport::db::{self, DumpOptions, RestoreOptions};
 const PASSWORD: &str = "t0p|secret";
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn run(cmd: &mut Command) {
@@ -42,7 +46,10 @@ impl Pg {
             .map(|e| e.unwrap().path().join("bin"))
             .find(|p| p.join("initdb").exists())
             .unwrap();
-        let dir = tempfile::Builder::new().prefix("xcatport-pg").tempdir_in("/var/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("xcatport-pg")
+            .tempdir_in("/var/tmp")
+            .unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
         let data = dir.path().join("data");
         let port = free_port();
@@ -51,15 +58,31 @@ impl Pg {
             c.args(["-u", "postgres", "--"]).arg(bin.join(program));
             c
         };
-        run(pg("initdb")
+        run(pg("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+        ]));
+        run(pg("pg_ctl")
             .arg("-D")
             .arg(&data)
-            .args(["-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8"]));
-        run(pg("pg_ctl").arg("-D").arg(&data).arg("-l").arg(dir.path().join("log")).arg("-o").arg(format!(
-            "-k {} -p {port} -c listen_addresses=127.0.0.1",
-            dir.path().display()
-        )).args(["-w", "start"]));
-        let guard = Pg { _dir: dir, bin, data, port };
+            .arg("-l")
+            .arg(dir.path().join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-k {} -p {port} -c listen_addresses=127.0.0.1",
+                dir.path().display()
+            ))
+            .args(["-w", "start"]));
+        let guard = Pg {
+            _dir: dir,
+            bin,
+            data,
+            port,
+        };
         let sql = format!(
             "CREATE ROLE xcatadm LOGIN PASSWORD '{PASSWORD}'; CREATE DATABASE xcatdb OWNER xcatadm;"
         );
@@ -69,13 +92,25 @@ impl Pg {
                 .arg(guard.bin.join("psql"))
                 .arg("-h")
                 .arg(guard._dir.path())
-                .args(["-p", &port.to_string(), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c", statement]));
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "-U",
+                    "postgres",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    statement,
+                ]));
         }
         guard
     }
 
     fn cfgloc(&self) -> String {
-        format!("Pg:dbname=xcatdb;host=127.0.0.1;port={}|xcatadm|{PASSWORD}", self.port)
+        format!(
+            "Pg:dbname=xcatdb;host=127.0.0.1;port={}|xcatadm|{PASSWORD}",
+            self.port
+        )
     }
 }
 
@@ -100,12 +135,19 @@ struct Maria {
 
 impl Maria {
     fn start() -> Maria {
-        let dir = tempfile::Builder::new().prefix("xcatport-maria").tempdir_in("/var/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("xcatport-maria")
+            .tempdir_in("/var/tmp")
+            .unwrap();
         let data = dir.path().join("data");
         let sock = dir.path().join("sock");
         run(Command::new("mariadb-install-db")
             .arg(format!("--datadir={}", data.display()))
-            .args(["--user=root", "--skip-test-db", "--auth-root-authentication-method=socket"]));
+            .args([
+                "--user=root",
+                "--skip-test-db",
+                "--auth-root-authentication-method=socket",
+            ]));
         let port = free_port();
         let child = Command::new("mariadbd")
             .arg("--no-defaults")
@@ -113,16 +155,31 @@ impl Maria {
             .arg(format!("--socket={}", sock.display()))
             .arg(format!("--pid-file={}", dir.path().join("pid").display()))
             .arg(format!("--log-error={}", dir.path().join("log").display()))
-            .args([&format!("--port={port}"), "--bind-address=127.0.0.1", "--user=root", "--skip-name-resolve"])
-            .args(["--innodb-buffer-pool-size=32M", "--character-set-server=utf8mb4"])
+            .args([
+                &format!("--port={port}"),
+                "--bind-address=127.0.0.1",
+                "--user=root",
+                "--skip-name-resolve",
+            ])
+            .args([
+                "--innodb-buffer-pool-size=32M",
+                "--character-set-server=utf8mb4",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("mariadb-server is not installed (apt-get install mariadb-server)");
-        let guard = Maria { _dir: dir, child, port };
+        let guard = Maria {
+            _dir: dir,
+            child,
+            port,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let ping = Command::new("mariadb-admin").arg(format!("--socket={}", sock.display())).arg("ping").output();
+            let ping = Command::new("mariadb-admin")
+                .arg(format!("--socket={}", sock.display()))
+                .arg("ping")
+                .output();
             if ping.is_ok_and(|o| o.status.success()) {
                 break;
             }
@@ -142,7 +199,10 @@ impl Maria {
     }
 
     fn cfgloc(&self) -> String {
-        format!("mysql:dbname=xcatdb;host=127.0.0.1;port={}|xcatadmin|{PASSWORD}", self.port)
+        format!(
+            "mysql:dbname=xcatdb;host=127.0.0.1;port={}|xcatadmin|{PASSWORD}",
+            self.port
+        )
     }
 }
 
@@ -161,7 +221,10 @@ fn files(dir: &Path) -> Vec<(String, String)> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), fs::read_to_string(e.path()).unwrap())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read_to_string(e.path()).unwrap(),
+            )
         })
         .collect();
     v.sort();
@@ -170,7 +233,15 @@ fn files(dir: &Path) -> Vec<(String, String)> {
 
 fn dump(root: &Path, all: bool) -> (tempfile::TempDir, Vec<(String, String)>) {
     let out = tempfile::tempdir().unwrap();
-    db::dump_to_dir(root, out.path(), &DumpOptions { all, skip_tables: None }).unwrap();
+    db::dump_to_dir(
+        root,
+        out.path(),
+        &DumpOptions {
+            all,
+            skip_tables: None,
+        },
+    )
+    .unwrap();
     let f = files(out.path());
     (out, f)
 }
@@ -212,9 +283,16 @@ fn check_backend(root: &Path, kind: &str) {
     assert!(stats.method.starts_with(kind), "{}", stats.method);
     assert!(!stats.method.contains("secret"));
     let (first_dir, first) = dump(root, false);
-    assert_eq!(canonical(&first), canonical(&from_sqlite), "{kind}: rows differ from SQLite's");
+    assert_eq!(
+        canonical(&first),
+        canonical(&from_sqlite),
+        "{kind}: rows differ from SQLite's"
+    );
     if kind == "PostgreSQL" {
-        assert_eq!(first, from_sqlite, "{kind}: physical order is insertion order");
+        assert_eq!(
+            first, from_sqlite,
+            "{kind}: physical order is insertion order"
+        );
     }
     db::restore_from_dir(root, first_dir.path(), &RestoreOptions::default()).unwrap();
     let (second_dir, second) = dump(root, false);
@@ -222,29 +300,62 @@ fn check_backend(root: &Path, kind: &str) {
 
     // 2. xCAT's own dump (tricky values, '' keys, log tables with ids).
     let fixture = samples().join("fixture/db");
-    db::restore_from_dir(root, &fixture, &RestoreOptions { all: true, exact: false }).unwrap();
+    db::restore_from_dir(
+        root,
+        &fixture,
+        &RestoreOptions {
+            all: true,
+            exact: false,
+        },
+    )
+    .unwrap();
     let (_d, all) = dump(root, true);
     for (name, text) in files(&fixture) {
         let got = all.iter().find(|(n, _)| *n == name).unwrap().clone();
         // InnoDB returns rows in key order, as xCAT's tabdump on MySQL does.
-        assert_eq!(canonical(&[got]), canonical(&[(name.clone(), text)]), "{kind}: {name}");
+        assert_eq!(
+            canonical(&[got]),
+            canonical(&[(name.clone(), text)]),
+            "{kind}: {name}"
+        );
     }
     let site = "#key,value,comments,disable\n\"k1\",\"x,\"\"y\"\"\nz,\",\" c \r\",\n\"kclé\",\"a\\b\tc  \",,\"1\"\n";
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("site.csv"), site).unwrap();
     db::restore_from_dir(root, dir.path(), &RestoreOptions::default()).unwrap();
     let (_d, after) = dump(root, false);
-    assert_eq!(after.iter().find(|(n, _)| n == "site.csv").unwrap().1, site, "{kind}: escapes");
+    assert_eq!(
+        after.iter().find(|(n, _)| n == "site.csv").unwrap().1,
+        site,
+        "{kind}: escapes"
+    );
 
     // 3. A failing restore (a duplicate key in the last table) changes nothing.
     db::restore_from_dir(root, second_dir.path(), &RestoreOptions::default()).unwrap();
     let bad = tempfile::tempdir().unwrap();
-    fs::write(bad.path().join("site.csv"), "#key,value\n\"only\",\"row\"\n").unwrap();
-    fs::write(bad.path().join("hosts.csv"), "#node,ip\n\"n1\",\"1\"\n\"n2\",\"2\"\n\"n1\",\"3\"\n").unwrap();
-    let e = db::restore_from_dir(root, bad.path(), &RestoreOptions::default()).unwrap_err().to_string();
-    let expected = format!("{}:4: row refused by the database", bad.path().join("hosts.csv").display());
+    fs::write(
+        bad.path().join("site.csv"),
+        "#key,value\n\"only\",\"row\"\n",
+    )
+    .unwrap();
+    fs::write(
+        bad.path().join("hosts.csv"),
+        "#node,ip\n\"n1\",\"1\"\n\"n2\",\"2\"\n\"n1\",\"3\"\n",
+    )
+    .unwrap();
+    let e = db::restore_from_dir(root, bad.path(), &RestoreOptions::default())
+        .unwrap_err()
+        .to_string();
+    let expected = format!(
+        "{}:4: row refused by the database",
+        bad.path().join("hosts.csv").display()
+    );
     assert!(e.starts_with(&expected), "{kind}: {e}");
-    assert_eq!(dump(root, false).1, first, "{kind}: a failed restore changed the database");
+    assert_eq!(
+        dump(root, false).1,
+        first,
+        "{kind}: a failed restore changed the database"
+    );
 }
 
 #[test]
@@ -253,9 +364,18 @@ fn postgresql_dump_restore_dump_is_byte_identical() {
     let root = server_root(&pg.cfgloc());
     check_backend(root.path(), "PostgreSQL");
     // A wrong password is an error naming the server, never showing it.
-    fs::write(root.path().join("etc/xcat/cfgloc"), pg.cfgloc().replace(PASSWORD, "wrong")).unwrap();
-    let e = db::dump_to_dir(root.path(), &root.path().join("x"), &DumpOptions::default()).unwrap_err().to_string();
-    assert!(e.starts_with("cannot connect to PostgreSQL database xcatdb on 127.0.0.1:"), "{e}");
+    fs::write(
+        root.path().join("etc/xcat/cfgloc"),
+        pg.cfgloc().replace(PASSWORD, "wrong"),
+    )
+    .unwrap();
+    let e = db::dump_to_dir(root.path(), &root.path().join("x"), &DumpOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("cannot connect to PostgreSQL database xcatdb on 127.0.0.1:"),
+        "{e}"
+    );
     assert!(!e.contains("wrong"), "{e}");
 }
 

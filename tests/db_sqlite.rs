@@ -13,7 +13,10 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap())
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read(e.path()).unwrap(),
+            )
         })
         .collect();
     v.sort();
@@ -33,16 +36,38 @@ fn dump_restore_dump_is_byte_identical_into_a_fresh_and_the_same_root() {
     let src = tempfile::tempdir().unwrap();
     fixture::db::populate(src.path(), 20).unwrap();
     let (first_dir, first) = dump(src.path());
-    assert_eq!(first.len(), 71, "73 schema tables minus auditlog and eventlog");
+    assert_eq!(
+        first.len(),
+        71,
+        "73 schema tables minus auditlog and eventlog"
+    );
     assert!(first.iter().all(|(n, _)| n.ends_with(".csv")));
 
     let fresh = tempfile::tempdir().unwrap();
-    let stats = db::restore_from_dir(fresh.path(), &first_dir.path().join("dump"), &RestoreOptions::default()).unwrap();
+    let stats = db::restore_from_dir(
+        fresh.path(),
+        &first_dir.path().join("dump"),
+        &RestoreOptions::default(),
+    )
+    .unwrap();
     assert_eq!(stats.tables.len(), 71);
-    assert_eq!(stats.tables.iter().find(|t| t.table == "nodelist").unwrap().rows, 20);
+    assert_eq!(
+        stats
+            .tables
+            .iter()
+            .find(|t| t.table == "nodelist")
+            .unwrap()
+            .rows,
+        20
+    );
     assert_eq!(dump(fresh.path()).1, first);
 
-    db::restore_from_dir(src.path(), &first_dir.path().join("dump"), &RestoreOptions::default()).unwrap();
+    db::restore_from_dir(
+        src.path(),
+        &first_dir.path().join("dump"),
+        &RestoreOptions::default(),
+    )
+    .unwrap();
     assert_eq!(dump(src.path()).1, first);
     // No staging leftovers next to the table files.
     let leftovers: Vec<String> = fs::read_dir(src.path().join("etc/xcat"))
@@ -96,7 +121,11 @@ fn skip_tables_from_site_and_environment_option() {
     db::restore_from_dir(src.path(), seed.path(), &RestoreOptions::default()).unwrap();
     let (_d, names) = dump(src.path());
     let names: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(!names.contains(&"mac.csv") && !names.contains(&"hosts.csv") && names.contains(&"nodelist.csv"));
+    assert!(
+        !names.contains(&"mac.csv")
+            && !names.contains(&"hosts.csv")
+            && names.contains(&"nodelist.csv")
+    );
     let out = tempfile::tempdir().unwrap();
     let opts = DumpOptions {
         all: true,
@@ -121,7 +150,10 @@ fn restore_ignores_stray_entries_and_reports_them() {
     fs::write(d.join("x_teal_event.csv"), "#x\n").unwrap();
     let stats = db::restore_from_dir(src.path(), &d, &RestoreOptions::default()).unwrap();
     let ignored: Vec<&str> = stats.ignored.iter().map(|i| i.name.as_str()).collect();
-    assert_eq!(ignored, ["README", "myplugin.csv", "site.csv.orig", "site.d"]);
+    assert_eq!(
+        ignored,
+        ["README", "myplugin.csv", "site.csv.orig", "site.d"]
+    );
     assert!(stats.skipped.iter().any(|s| s.name == "x_teal_event"));
     assert_eq!(dump(src.path()).1, before);
 }
@@ -133,17 +165,35 @@ fn unreachable_or_unparsable_cfgloc_is_an_error_not_a_fallback() {
     let cfgloc = root.path().join("etc/xcat/cfgloc");
     fs::write(&cfgloc, "Oracle:dbname=x|u|topsecret\n").unwrap();
     let out = tempfile::tempdir().unwrap();
-    let e = db::dump_to_dir(root.path(), out.path(), &DumpOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("cfgloc:1: unknown database driver 'Oracle'") && !e.contains("topsecret"), "{e}");
+    let e = db::dump_to_dir(root.path(), out.path(), &DumpOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cfgloc:1: unknown database driver 'Oracle'") && !e.contains("topsecret"),
+        "{e}"
+    );
     // A closed port on loopback: nothing listens on port 1.
-    fs::write(&cfgloc, "Pg:dbname=xcatdb;host=127.0.0.1;port=1|xcatadm|topsecret\n").unwrap();
-    let e = db::dump_to_dir(root.path(), out.path(), &DumpOptions::default()).unwrap_err().to_string();
+    fs::write(
+        &cfgloc,
+        "Pg:dbname=xcatdb;host=127.0.0.1;port=1|xcatadm|topsecret\n",
+    )
+    .unwrap();
+    let e = db::dump_to_dir(root.path(), out.path(), &DumpOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("127.0.0.1") && !e.contains("topsecret"), "{e}");
-    assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0, "nothing dumped");
+    assert_eq!(
+        fs::read_dir(out.path()).unwrap().count(),
+        0,
+        "nothing dumped"
+    );
 }
 
 fn xcatdb(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_xcatdb")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_xcatdb"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -155,8 +205,15 @@ fn xcatdb_binary_prints_the_method_and_fails_loudly_on_a_bad_file() {
     let d = dir.to_str().unwrap();
     let out = xcatdb(&["dump", "-p", d, "--root", r, "-V"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.starts_with(&format!("Method: native (SQLite in {r}/etc/xcat)\n")), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!("Method: native (SQLite in {r}/etc/xcat)\n")),
+        "{stdout}"
+    );
     assert!(stdout.contains("Dumped nodelist (4 rows)") && stdout.contains("Skipping auditlog"));
     assert!(stdout.contains("Backup Complete: 71 tables"));
 
@@ -166,9 +223,16 @@ fn xcatdb_binary_prints_the_method_and_fails_loudly_on_a_bad_file() {
     assert_eq!(v["tables"].as_array().unwrap().len(), 71);
     assert_eq!(v["tables"][0]["table"], "site");
 
-    fs::write(dir.join("hosts.csv"), "#node,ip\n\"n1\",\"10.0.0.1\"\n\"n2\",\"x\",\"y\",,,,,\n").unwrap();
+    fs::write(
+        dir.join("hosts.csv"),
+        "#node,ip\n\"n1\",\"10.0.0.1\"\n\"n2\",\"x\",\"y\",,,,,\n",
+    )
+    .unwrap();
     let bad = xcatdb(&["restore", "-p", d, "--root", r]);
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(stderr.starts_with(&format!("xcatdb: error: {d}/hosts.csv:3: too many fields")), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("xcatdb: error: {d}/hosts.csv:3: too many fields")),
+        "{stderr}"
+    );
 }

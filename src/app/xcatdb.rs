@@ -21,11 +21,15 @@ fn choose(args: &DbDirArgs) -> Result<Method> {
     let installed = sbin.join("dumpxCATdb").is_file() && sbin.join("restorexCATdb").is_file();
     match args.db_method {
         DbMethod::Native => Ok(Method::Native),
-        DbMethod::Xcat if installed && args.common.root == Path::new("/") => Ok(Method::Xcat(sbin.into())),
+        DbMethod::Xcat if installed && args.common.root == Path::new("/") => {
+            Ok(Method::Xcat(sbin.into()))
+        }
         DbMethod::Xcat => Err(Error::Refused(format!(
             "--db-method xcat needs --root / and xCAT's {XCAT_SBIN}/dumpxCATdb and restorexCATdb"
         ))),
-        DbMethod::Auto if installed && args.common.root == Path::new("/") => Ok(Method::Xcat(sbin.into())),
+        DbMethod::Auto if installed && args.common.root == Path::new("/") => {
+            Ok(Method::Xcat(sbin.into()))
+        }
         DbMethod::Auto => Ok(Method::Native),
     }
 }
@@ -48,7 +52,8 @@ pub fn run(args: &DbArgs) -> Result<()> {
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Db(format!("JSON output: {e}")))?;
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| Error::Db(format!("JSON output: {e}")))?;
     println!("{text}");
     Ok(())
 }
@@ -103,7 +108,11 @@ fn native_restore(args: &DbDirArgs) -> Result<()> {
         return print_json(&stats);
     }
     for i in &stats.ignored {
-        eprintln!("warning: ignored {}: {}", args.path.join(&i.name).display(), i.reason);
+        eprintln!(
+            "warning: ignored {}: {}",
+            args.path.join(&i.name).display(),
+            i.reason
+        );
     }
     if args.verbose {
         for s in &stats.skipped {
@@ -125,14 +134,21 @@ fn native_restore(args: &DbDirArgs) -> Result<()> {
 /// dumpxCATdb / restorexCATdb through xcatd. Before a restore every file is
 /// validated natively, because restorexCATdb exits 0 on failed tables.
 fn xcat_command(args: &DbDirArgs, sbin: &Path, restore: bool) -> Result<()> {
-    let program = sbin.join(if restore { "restorexCATdb" } else { "dumpxCATdb" });
+    let program = sbin.join(if restore {
+        "restorexCATdb"
+    } else {
+        "dumpxCATdb"
+    });
     if !args.common.json {
         println!("Method: xCAT ({})", program.display());
     }
     if restore {
         for entry in std::fs::read_dir(&args.path).map_err(|e| Error::io(&args.path, e))? {
             let path = entry.map_err(|e| Error::io(&args.path, e))?.path();
-            let stem = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".csv"));
+            let stem = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".csv"));
             if let Some(table) = stem.and_then(db::schema::table) {
                 dump::validate(&db::TableSource { table, file: path })?;
             }
@@ -161,11 +177,17 @@ fn xcat_command(args: &DbDirArgs, sbin: &Path, restore: bool) -> Result<()> {
     if !output.status.success() || failed {
         return Err(Error::Command {
             command: program.display().to_string(),
-            detail: text.lines().find(|l| l.starts_with("Error")).unwrap_or("non-zero exit").to_string(),
+            detail: text
+                .lines()
+                .find(|l| l.starts_with("Error"))
+                .unwrap_or("non-zero exit")
+                .to_string(),
         });
     }
     if args.common.json {
-        print_json(&serde_json::json!({ "method": program.display().to_string(), "output": text }))?;
+        print_json(
+            &serde_json::json!({ "method": program.display().to_string(), "output": text }),
+        )?;
     }
     Ok(())
 }

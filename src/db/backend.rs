@@ -39,9 +39,16 @@ pub trait Backend {
 }
 
 /// Reads every record of `source`'s file and hands it to `each`.
-pub fn for_each_record(source: &TableSource, each: &mut dyn FnMut(Record) -> Result<()>) -> Result<u64> {
+pub fn for_each_record(
+    source: &TableSource,
+    each: &mut dyn FnMut(Record) -> Result<()>,
+) -> Result<u64> {
     let file = File::open(&source.file).at(&source.file)?;
-    let mut reader = Reader::new(BufReader::with_capacity(1 << 16, file), &source.file, source.table)?;
+    let mut reader = Reader::new(
+        BufReader::with_capacity(1 << 16, file),
+        &source.file,
+        source.table,
+    )?;
     let mut rows = 0;
     while let Some(record) = reader.next_record()? {
         each(record)?;
@@ -81,7 +88,11 @@ pub fn perl_number(value: f64) -> String {
         return fixed.to_string();
     }
     let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
-    format!("{mantissa}e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs())
+    format!(
+        "{mantissa}e{}{:02}",
+        if exponent < 0 { '-' } else { '+' },
+        exponent.abs()
+    )
 }
 
 #[cfg(test)]
@@ -92,8 +103,14 @@ mod tests {
     #[test]
     fn key_columns_left_null_become_empty_strings_except_in_logs() {
         let litefile = schema::table("litefile").unwrap();
-        let row = insert_values(litefile, vec![None, Some("/etc/x".into()), None, None, None]);
-        assert_eq!(row, [Some(String::new()), Some("/etc/x".into()), None, None, None]);
+        let row = insert_values(
+            litefile,
+            vec![None, Some("/etc/x".into()), None, None, None],
+        );
+        assert_eq!(
+            row,
+            [Some(String::new()), Some("/etc/x".into()), None, None, None]
+        );
         let audit = schema::table("auditlog").unwrap();
         let mut row: Row = vec![None; audit.columns.len()];
         row[1] = Some("t".into());

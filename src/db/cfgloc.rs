@@ -45,7 +45,12 @@ impl fmt::Debug for Server {
 
 impl fmt::Display for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "database {} on {}", self.dbname, self.socket.as_deref().unwrap_or(&self.host))?;
+        write!(
+            f,
+            "database {} on {}",
+            self.dbname,
+            self.socket.as_deref().unwrap_or(&self.host)
+        )?;
         if let Some(port) = self.port {
             write!(f, ":{port}")?;
         }
@@ -90,7 +95,11 @@ pub fn locate(root: &Path) -> Result<Location> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let opt = under(root, "opt/xcat/cfg");
-            Ok(Location::Sqlite(if opt.is_dir() { opt } else { under(root, "etc/xcat") }))
+            Ok(Location::Sqlite(if opt.is_dir() {
+                opt
+            } else {
+                under(root, "etc/xcat")
+            }))
         }
         Err(e) => Err(e).at(&file),
     }
@@ -100,18 +109,25 @@ pub fn locate(root: &Path) -> Result<Location> {
 pub fn parse(root: &Path, line: &str) -> std::result::Result<Location, String> {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() {
-        return Err("cfgloc is empty: expected e.g. Pg:dbname=xcatdb;host=HOST|USER|PASSWORD".into());
+        return Err(
+            "cfgloc is empty: expected e.g. Pg:dbname=xcatdb;host=HOST|USER|PASSWORD".into(),
+        );
     }
     let Some((driver, rest)) = line.split_once(':') else {
         return Ok(Location::Sqlite(under(root, line)));
     };
     match driver {
-        "SQLite" => Ok(Location::Sqlite(under(root, rest.split('|').next().unwrap_or(rest)))),
+        "SQLite" => Ok(Location::Sqlite(under(
+            root,
+            rest.split('|').next().unwrap_or(rest),
+        ))),
         "Pg" => server(rest, "Pg").map(Location::Postgres),
         "mysql" => server(rest, "mysql").map(Location::Mysql),
-        "DB2" => Err("DB2 databases are not supported by xcatport: use xCAT's dumpxCATdb/restorexCATdb \
+        "DB2" => Err(
+            "DB2 databases are not supported by xcatport: use xCAT's dumpxCATdb/restorexCATdb \
                       (--db-method xcat)"
-            .into()),
+                .into(),
+        ),
         "CSV" => Err("the CSV (DBD::CSV) database driver is not supported by xcatport".into()),
         other => Err(format!(
             "unknown database driver '{other}': expected SQLite, Pg or mysql"
@@ -125,7 +141,9 @@ fn server(rest: &str, driver: &str) -> std::result::Result<Server, String> {
     let user = parts.next().unwrap_or("");
     let password = parts.next().unwrap_or("");
     if user.is_empty() {
-        return Err(format!("{driver} cfgloc has no user: expected {driver}:dbname=DB;host=HOST|USER|PASSWORD"));
+        return Err(format!(
+            "{driver} cfgloc has no user: expected {driver}:dbname=DB;host=HOST|USER|PASSWORD"
+        ));
     }
     let mut server = Server {
         dbname: String::new(),
@@ -178,25 +196,52 @@ mod tests {
     #[test]
     fn parses_every_form_xcat_writes() {
         let pg = parse(root(), "Pg:dbname=xcatdb;host=10.0.0.1|xcatadm|s3cr|t").unwrap();
-        let Location::Postgres(s) = &pg else { panic!("{pg:?}") };
-        assert_eq!((s.dbname.as_str(), s.host.as_str(), s.user.as_str()), ("xcatdb", "10.0.0.1", "xcatadm"));
+        let Location::Postgres(s) = &pg else {
+            panic!("{pg:?}")
+        };
+        assert_eq!(
+            (s.dbname.as_str(), s.host.as_str(), s.user.as_str()),
+            ("xcatdb", "10.0.0.1", "xcatadm")
+        );
         assert_eq!(s.password, "s3cr|t");
-        let my = parse(root(), "mysql:dbname=xcatdb;host=mn;port=3307|xcatadmin|pw\n").unwrap();
-        let Location::Mysql(s) = &my else { panic!("{my:?}") };
+        let my = parse(
+            root(),
+            "mysql:dbname=xcatdb;host=mn;port=3307|xcatadmin|pw\n",
+        )
+        .unwrap();
+        let Location::Mysql(s) = &my else {
+            panic!("{my:?}")
+        };
         assert_eq!((s.port, s.password.as_str()), (Some(3307), "pw"));
-        assert_eq!(parse(root(), "SQLite:/etc/xcat").unwrap(), Location::Sqlite("/r/etc/xcat".into()));
-        assert_eq!(parse(root(), "/opt/xcat/cfg").unwrap(), Location::Sqlite("/r/opt/xcat/cfg".into()));
+        assert_eq!(
+            parse(root(), "SQLite:/etc/xcat").unwrap(),
+            Location::Sqlite("/r/etc/xcat".into())
+        );
+        assert_eq!(
+            parse(root(), "/opt/xcat/cfg").unwrap(),
+            Location::Sqlite("/r/opt/xcat/cfg".into())
+        );
         let sock = parse(root(), "Pg:dbname=x;host=/run/postgresql|u|p").unwrap();
-        let Location::Postgres(s) = sock else { panic!() };
+        let Location::Postgres(s) = sock else {
+            panic!()
+        };
         assert_eq!(s.socket.as_deref(), Some("/run/postgresql"));
     }
 
     #[test]
     fn refuses_unusable_forms_without_showing_the_password() {
-        assert!(parse(root(), "DB2:xcatdb|xcatdb|hunter2").unwrap_err().contains("DB2"));
-        assert!(parse(root(), "Oracle:x|u|hunter2").unwrap_err().contains("unknown database driver 'Oracle'"));
-        assert!(parse(root(), "Pg:dbname=x;host=h").unwrap_err().contains("no user"));
-        assert!(parse(root(), "Pg:host=h|u|hunter2").unwrap_err().contains("no dbname"));
+        assert!(parse(root(), "DB2:xcatdb|xcatdb|hunter2")
+            .unwrap_err()
+            .contains("DB2"));
+        assert!(parse(root(), "Oracle:x|u|hunter2")
+            .unwrap_err()
+            .contains("unknown database driver 'Oracle'"));
+        assert!(parse(root(), "Pg:dbname=x;host=h")
+            .unwrap_err()
+            .contains("no user"));
+        assert!(parse(root(), "Pg:host=h|u|hunter2")
+            .unwrap_err()
+            .contains("no dbname"));
         let e = parse(root(), "mysql:dbname=x;port=abc|u|hunter2").unwrap_err();
         assert!(e.contains("port 'abc'") && !e.contains("hunter2"));
         let pg = parse(root(), "Pg:dbname=x;host=h|u|hunter2").unwrap();
@@ -206,9 +251,15 @@ mod tests {
     #[test]
     fn locate_defaults_to_sqlite_and_reads_the_first_line() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(locate(dir.path()).unwrap(), Location::Sqlite(dir.path().join("etc/xcat")));
+        assert_eq!(
+            locate(dir.path()).unwrap(),
+            Location::Sqlite(dir.path().join("etc/xcat"))
+        );
         std::fs::create_dir_all(dir.path().join("opt/xcat/cfg")).unwrap();
-        assert_eq!(locate(dir.path()).unwrap(), Location::Sqlite(dir.path().join("opt/xcat/cfg")));
+        assert_eq!(
+            locate(dir.path()).unwrap(),
+            Location::Sqlite(dir.path().join("opt/xcat/cfg"))
+        );
         std::fs::create_dir_all(dir.path().join("etc/xcat")).unwrap();
         std::fs::write(dir.path().join("etc/xcat/cfgloc"), "DB2:a|b|c\nSQLite:/x\n").unwrap();
         let e = locate(dir.path()).unwrap_err().to_string();

@@ -136,14 +136,20 @@ impl<'t, R: BufRead> Reader<'t, R> {
             return Err(self.error(1, "the header line must start with # and list the columns"));
         };
         let text: Vec<u8> = text.iter().copied().filter(|&b| b != b'"').collect();
-        let end = text.iter().rposition(|&b| !is_space(b)).map_or(0, |i| i + 1);
+        let end = text
+            .iter()
+            .rposition(|&b| !is_space(b))
+            .map_or(0, |i| i + 1);
         let text = String::from_utf8_lossy(&text[..end]).into_owned();
         let mut fields = Vec::new();
         for name in text.split(',') {
             let Some(index) = self.table.column_index(name) else {
                 return Err(self.error(
                     1,
-                    format!("column '{name}' is not in the schema of table '{}'", self.table.name),
+                    format!(
+                        "column '{name}' is not in the schema of table '{}'",
+                        self.table.name
+                    ),
                 ));
             };
             if fields.contains(&index) {
@@ -231,7 +237,10 @@ impl<'t, R: BufRead> Reader<'t, R> {
                 ),
             ));
         }
-        if values.iter().all(|v| v.as_deref().map_or(true, str::is_empty)) {
+        if values
+            .iter()
+            .all(|v| v.as_deref().map_or(true, str::is_empty))
+        {
             return Err(self.error(start, "every field is empty (xCAT refuses such a row)"));
         }
         Ok(Some(Record {
@@ -280,7 +289,10 @@ impl<'t, R: BufRead> Reader<'t, R> {
         String::from_utf8(value).map_err(|_| {
             self.error(
                 self.line,
-                format!("value of column '{}' is not valid UTF-8", self.table.columns[column]),
+                format!(
+                    "value of column '{}' is not valid UTF-8",
+                    self.table.columns[column]
+                ),
             )
         })
     }
@@ -356,23 +368,32 @@ mod tests {
 
     #[test]
     fn reader_refuses_malformed_input_naming_file_and_line() {
-        assert_eq!(err(""), "site.csv:1: empty file: the header line starting with # is missing");
+        assert_eq!(
+            err(""),
+            "site.csv:1: empty file: the header line starting with # is missing"
+        );
         assert!(err("key,value\n").starts_with("site.csv:1: the header line must start with #"));
         assert_eq!(
             err("#key,bogus\n"),
             "site.csv:1: column 'bogus' is not in the schema of table 'site'"
         );
         assert!(err("#key,key\n").contains("listed twice"));
-        assert!(err("#key,value\n\"a\",\"1\"\n\n\"b\",\"2\"\n").starts_with("site.csv:3: blank line"));
+        assert!(
+            err("#key,value\n\"a\",\"1\"\n\n\"b\",\"2\"\n").starts_with("site.csv:3: blank line")
+        );
         assert!(err("#key,value\n\"a\",\"1\"\n\n").starts_with("site.csv:3: blank line"));
         assert!(err("#key,value,comments,disable\n\"a\",\"1\",,,\"x\"\n")
             .starts_with("site.csv:2: too many fields"));
         assert!(err("#key,value\n\"a\",\"1\"\n\"b\",\"2,,\n")
             .starts_with("site.csv:3: unterminated quote"));
-        assert!(err("#key,value\n\"a\",ab\"c\"\n").starts_with("site.csv:2: column 'value' has a \""));
+        assert!(
+            err("#key,value\n\"a\",ab\"c\"\n").starts_with("site.csv:2: column 'value' has a \"")
+        );
         assert!(err("#key,value\n\"a\"x,\"1\"\n").contains("after the closing quote"));
         assert!(err("#key,value\n,\n").starts_with("site.csv:2: every field is empty"));
-        assert!(err("#key,value\n\"k\",\"a\nb\",\"c\"\n").starts_with("site.csv:3: too many fields"));
+        assert!(
+            err("#key,value\n\"k\",\"a\nb\",\"c\"\n").starts_with("site.csv:3: too many fields")
+        );
     }
 
     fn any_value() -> impl Strategy<Value = Option<String>> {

@@ -100,7 +100,11 @@ pub fn skip_reason(table: &str, all: bool, skip_list: &[String]) -> Option<Strin
 }
 
 fn split_list(text: &str) -> Vec<String> {
-    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// `site.skiptables` from the database.
@@ -124,7 +128,10 @@ fn xcat_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// The tables a dump writes, in order, and what it skips.
-fn dump_plan(backend: &mut dyn Backend, opts: &DumpOptions) -> Result<(Vec<&'static Table>, DumpStats)> {
+fn dump_plan(
+    backend: &mut dyn Backend,
+    opts: &DumpOptions,
+) -> Result<(Vec<&'static Table>, DumpStats)> {
     let skip_list = match &opts.skip_tables {
         Some(env) => split_list(env),
         None => site_skip_tables(backend)?,
@@ -249,10 +256,18 @@ pub fn dump_to_dir(root: &Path, dir: &Path, opts: &DumpOptions) -> Result<DumpSt
 }
 
 /// [`dump_to_dir`] on an already opened backend.
-pub fn dump_backend_to_dir(backend: &mut dyn Backend, dir: &Path, opts: &DumpOptions) -> Result<DumpStats> {
+pub fn dump_backend_to_dir(
+    backend: &mut dyn Backend,
+    dir: &Path,
+    opts: &DumpOptions,
+) -> Result<DumpStats> {
     let start = Instant::now();
     if !dir.is_dir() {
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).at(dir)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .at(dir)?;
     }
     let (tables, mut stats) = dump_plan(backend, opts)?;
     for table in tables {
@@ -324,7 +339,11 @@ fn restore_plan(
 /// Parses a whole file without keeping it; the first error names file and line.
 pub fn validate(source: &TableSource) -> Result<u64> {
     let file = File::open(&source.file).at(&source.file)?;
-    let mut reader = Reader::new(BufReader::with_capacity(1 << 16, file), &source.file, source.table)?;
+    let mut reader = Reader::new(
+        BufReader::with_capacity(1 << 16, file),
+        &source.file,
+        source.table,
+    )?;
     let mut rows = 0;
     while reader.next_record()?.is_some() {
         rows += 1;

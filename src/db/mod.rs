@@ -1,18 +1,19 @@
 //! The xCAT database: schema, tabdump CSV codec, backends (SQLite, PostgreSQL,
 //! MySQL/MariaDB, xCAT's own commands) and dumpxCATdb/restorexCATdb logic.
 
-pub mod csv;
-pub mod schema;
 pub mod backend;
 pub mod cfgloc;
+pub mod csv;
 pub mod dump;
 pub mod mysql;
 pub mod postgres;
+pub mod schema;
 pub mod sqlite;
 
 pub use backend::{Backend, TableSource};
 pub use dump::{
-    dump_tables, dump_to_dir, restore_from_dir, DumpOptions, DumpStats, RestoreOptions, RestoreStats, TableSink,
+    dump_tables, dump_to_dir, restore_from_dir, DumpOptions, DumpStats, RestoreOptions,
+    RestoreStats, TableSink,
 };
 
 use crate::Result;

@@ -28,7 +28,9 @@ fn q(name: &str) -> String {
 fn text(value: Value) -> std::result::Result<Option<String>, String> {
     Ok(match value {
         Value::NULL => None,
-        Value::Bytes(bytes) => Some(String::from_utf8(bytes).map_err(|_| "a value is not valid UTF-8".to_string())?),
+        Value::Bytes(bytes) => {
+            Some(String::from_utf8(bytes).map_err(|_| "a value is not valid UTF-8".to_string())?)
+        }
         Value::Int(i) => Some(i.to_string()),
         Value::UInt(u) => Some(u.to_string()),
         Value::Float(f) => Some(perl_number(f64::from(f))),
@@ -53,8 +55,8 @@ impl Mysql {
         if let Some(port) = server.port {
             opts = opts.tcp_port(port);
         }
-        let mut conn =
-            Conn::new(opts).map_err(|e| Error::Db(format!("cannot connect to MySQL/MariaDB {server}: {e}")))?;
+        let mut conn = Conn::new(opts)
+            .map_err(|e| Error::Db(format!("cannot connect to MySQL/MariaDB {server}: {e}")))?;
         conn.query_drop("SET NAMES utf8mb4")
             .map_err(|e| Error::Db(format!("MySQL/MariaDB {server}: SET NAMES: {e}")))?;
         Ok(Mysql {
@@ -101,7 +103,13 @@ impl Backend for Mysql {
         let select: Vec<String> = table
             .columns
             .iter()
-            .map(|c| if existing.contains(c) { q(c) } else { "NULL".into() })
+            .map(|c| {
+                if existing.contains(c) {
+                    q(c)
+                } else {
+                    "NULL".into()
+                }
+            })
             .collect();
         let sql = format!("SELECT {} FROM {}", select.join(","), q(&table.name));
         let server = self.server.clone();
@@ -109,7 +117,12 @@ impl Backend for Mysql {
         let result = self.conn.query_iter(sql).map_err(|e| fail(e.to_string()))?;
         for r in result {
             let r = r.map_err(|e| fail(e.to_string()))?;
-            let values: Row = r.unwrap().into_iter().map(text).collect::<std::result::Result<_, _>>().map_err(fail)?;
+            let values: Row = r
+                .unwrap()
+                .into_iter()
+                .map(text)
+                .collect::<std::result::Result<_, _>>()
+                .map_err(fail)?;
             row(values)?;
         }
         Ok(())
@@ -127,21 +140,32 @@ impl Backend for Mysql {
                 for column in table.columns.iter().filter(|c| !existing.contains(c)) {
                     let ty = table.column_type(Dialect::Mysql, column);
                     let sql = format!("ALTER TABLE {} ADD {} {ty}", q(&table.name), q(column));
-                    self.conn.query_drop(sql).map_err(|e| self.fail(&table.name, e))?;
+                    self.conn
+                        .query_drop(sql)
+                        .map_err(|e| self.fail(&table.name, e))?;
                 }
             }
         }
         let server = self.server.clone();
-        let fail = |what: &str, e: mysql::Error| Error::Db(format!("MySQL/MariaDB {server}: {what}: {e}"));
-        let mut tx = self.conn.start_transaction(TxOpts::default()).map_err(|e| fail("begin", e))?;
+        let fail =
+            |what: &str, e: mysql::Error| Error::Db(format!("MySQL/MariaDB {server}: {what}: {e}"));
+        let mut tx = self
+            .conn
+            .start_transaction(TxOpts::default())
+            .map_err(|e| fail("begin", e))?;
         let mut counts = Vec::with_capacity(sources.len());
         for source in sources {
             let table = source.table;
             let name = &table.name;
-            tx.query_drop(format!("DELETE FROM {}", q(name))).map_err(|e| fail(name, e))?;
+            tx.query_drop(format!("DELETE FROM {}", q(name)))
+                .map_err(|e| fail(name, e))?;
             let columns: Vec<String> = table.columns.iter().map(|c| q(c)).collect();
             let marks = vec!["?"; columns.len()].join(",");
-            let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", q(name), columns.join(","));
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({marks})",
+                q(name),
+                columns.join(",")
+            );
             let stmt = tx.prep(sql).map_err(|e| fail(name, e))?;
             let rows = for_each_record(source, &mut |record| {
                 let values: Vec<Value> = insert_values(table, record.values)
@@ -149,7 +173,11 @@ impl Backend for Mysql {
                     .map(|v| v.map_or(Value::NULL, |s| Value::Bytes(s.into_bytes())))
                     .collect();
                 tx.exec_drop(&stmt, values).map_err(|e| {
-                    Error::format(&source.file, record.line, format!("row refused by the database: {e}"))
+                    Error::format(
+                        &source.file,
+                        record.line,
+                        format!("row refused by the database: {e}"),
+                    )
                 })
             })?;
             counts.push(rows);

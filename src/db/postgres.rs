@@ -56,7 +56,10 @@ impl Postgres {
     }
 }
 
-fn existing_columns(client: &mut impl GenericClient, table: &str) -> std::result::Result<Vec<String>, postgres::Error> {
+fn existing_columns(
+    client: &mut impl GenericClient,
+    table: &str,
+) -> std::result::Result<Vec<String>, postgres::Error> {
     let rows = client.query(
         "SELECT column_name::text FROM information_schema.columns \
          WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
@@ -100,7 +103,11 @@ fn record_line(source: &TableSource, n: u64) -> u64 {
 fn copy_line(e: &postgres::Error) -> Option<u64> {
     let context = e.as_db_error()?.where_()?;
     let after = context.split(", line ").nth(1)?;
-    after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    after
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Backend for Postgres {
@@ -124,24 +131,38 @@ impl Backend for Postgres {
     }
 
     fn dump_table(&mut self, table: &Table, row: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
-        let existing = existing_columns(&mut self.client, &table.name).map_err(|e| self.fail(&table.name, e))?;
+        let existing = existing_columns(&mut self.client, &table.name)
+            .map_err(|e| self.fail(&table.name, e))?;
         if existing.is_empty() {
             return Ok(());
         }
         let select: Vec<String> = table
             .columns
             .iter()
-            .map(|c| if existing.contains(c) { format!("{}::text", q(c)) } else { "NULL::text".into() })
+            .map(|c| {
+                if existing.contains(c) {
+                    format!("{}::text", q(c))
+                } else {
+                    "NULL::text".into()
+                }
+            })
             .collect();
-        let sql = format!("SELECT {} FROM {} ORDER BY ctid", select.join(","), q(&table.name));
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY ctid",
+            select.join(","),
+            q(&table.name)
+        );
         let server = self.server.clone();
-        let fail = |e: postgres::Error| Error::Db(format!("PostgreSQL {server}: {}: {e}", table.name));
+        let fail =
+            |e: postgres::Error| Error::Db(format!("PostgreSQL {server}: {}: {e}", table.name));
         let mut rows = self
             .client
             .query_raw(&sql, std::iter::empty::<&str>())
             .map_err(fail)?;
         while let Some(r) = rows.next().map_err(fail)? {
-            let values: Row = (0..table.columns.len()).map(|i| r.get::<_, Option<String>>(i)).collect();
+            let values: Row = (0..table.columns.len())
+                .map(|i| r.get::<_, Option<String>>(i))
+                .collect();
             row(values)?;
         }
         Ok(())
@@ -149,7 +170,8 @@ impl Backend for Postgres {
 
     fn replace_tables(&mut self, sources: &[TableSource]) -> Result<Vec<u64>> {
         let server = self.server.clone();
-        let fail = |what: &str, e: postgres::Error| Error::Db(format!("PostgreSQL {server}: {what}: {e}"));
+        let fail =
+            |what: &str, e: postgres::Error| Error::Db(format!("PostgreSQL {server}: {what}: {e}"));
         // DDL is transactional in PostgreSQL: tables created here vanish on rollback.
         let mut tx = self.client.transaction().map_err(|e| fail("begin", e))?;
         let mut counts = Vec::with_capacity(sources.len());
@@ -198,7 +220,11 @@ impl Backend for Postgres {
                     Some(n) => Error::format(
                         &source.file,
                         record_line(source, n),
-                        format!("row refused by the database: {}", e.as_db_error().map_or(e.to_string(), |d| d.message().to_string())),
+                        format!(
+                            "row refused by the database: {}",
+                            e.as_db_error()
+                                .map_or(e.to_string(), |d| d.message().to_string())
+                        ),
                     ),
                     None => fail(name, e),
                 });

@@ -166,14 +166,20 @@ mod tests {
         let audit = table("auditlog").unwrap();
         assert_eq!(audit.auto_increment_column(), Some("recid"));
         let sqlite = audit.create_statement(Dialect::Sqlite);
-        assert!(sqlite.starts_with("CREATE TABLE auditlog (\n  recid INTEGER PRIMARY KEY AUTOINCREMENT,\n"));
+        assert!(sqlite
+            .starts_with("CREATE TABLE auditlog (\n  recid INTEGER PRIMARY KEY AUTOINCREMENT,\n"));
         assert!(!sqlite.contains("PRIMARY KEY (recid)"));
         let pg = audit.create_statement(Dialect::Postgres);
         assert!(pg.contains("  \"recid\" SERIAL,\n") && pg.ends_with("PRIMARY KEY (\"recid\")\n)"));
         let my = audit.create_statement(Dialect::Mysql);
-        assert!(my.contains("`recid` INTEGER AUTO_INCREMENT,") && my.ends_with("PRIMARY KEY (`recid`)\n)"));
+        assert!(
+            my.contains("`recid` INTEGER AUTO_INCREMENT,")
+                && my.ends_with("PRIMARY KEY (`recid`)\n)")
+        );
         assert_eq!(
-            table("osimage").unwrap().column_type(Dialect::Sqlite, "osupdatename"),
+            table("osimage")
+                .unwrap()
+                .column_type(Dialect::Sqlite, "osupdatename"),
             "VARCHAR(1024)"
         );
     }

@@ -75,7 +75,9 @@ impl Sqlite {
         let original = self.table_file(&table.name);
         let staged = self.staged_file(&table.name);
         match fs::remove_file(&staged) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&staged, e)),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(Error::io(&staged, e))
+            }
             _ => {}
         }
         create_private_file(&staged)?;
@@ -84,27 +86,37 @@ impl Sqlite {
             ddl = original_schema(&original)?;
             let meta = fs::metadata(&original).at(&original)?;
             std::os::unix::fs::chown(&staged, Some(meta.uid()), Some(meta.gid())).at(&staged)?;
-            fs::set_permissions(&staged, fs::Permissions::from_mode(meta.mode() & 0o7777)).at(&staged)?;
+            fs::set_permissions(&staged, fs::Permissions::from_mode(meta.mode() & 0o7777))
+                .at(&staged)?;
         }
         let mut conn = Connection::open(&staged).map_err(|e| db_error(&staged, e))?;
         conn.execute_batch("PRAGMA synchronous=OFF")
             .map_err(|e| db_error(&staged, e))?;
         for statement in &ddl {
-            conn.execute_batch(statement).map_err(|e| db_error(&staged, e))?;
+            conn.execute_batch(statement)
+                .map_err(|e| db_error(&staged, e))?;
         }
         add_missing_columns(&conn, table, &staged)?;
         let tx = conn.transaction().map_err(|e| db_error(&staged, e))?;
         let rows = {
             let columns: Vec<String> = table.columns.iter().map(|c| ident(c)).collect();
             let marks = vec!["?"; columns.len()].join(",");
-            let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", ident(&table.name), columns.join(","));
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES ({marks})",
+                ident(&table.name),
+                columns.join(",")
+            );
             let mut insert = tx.prepare(&sql).map_err(|e| db_error(&staged, e))?;
             for_each_record(source, &mut |record| {
                 let values = insert_values(table, record.values);
                 insert
                     .execute(rusqlite::params_from_iter(values.iter()))
                     .map_err(|e| {
-                        Error::format(&source.file, record.line, format!("row refused by the database: {e}"))
+                        Error::format(
+                            &source.file,
+                            record.line,
+                            format!("row refused by the database: {e}"),
+                        )
                     })?;
                 Ok(())
             })?
@@ -193,7 +205,8 @@ pub fn value_text(value: ValueRef<'_>) -> std::result::Result<Option<String>, St
         ValueRef::Integer(i) => Some(i.to_string()),
         ValueRef::Real(f) => Some(perl_number(f)),
         ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(
-            String::from_utf8(bytes.to_vec()).map_err(|_| "a value is not valid UTF-8".to_string())?,
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| "a value is not valid UTF-8".to_string())?,
         ),
     })
 }
@@ -242,9 +255,19 @@ impl Backend for Sqlite {
         let select: Vec<String> = table
             .columns
             .iter()
-            .map(|c| if existing.contains(c) { ident(c) } else { "NULL".into() })
+            .map(|c| {
+                if existing.contains(c) {
+                    ident(c)
+                } else {
+                    "NULL".into()
+                }
+            })
             .collect();
-        let sql = format!("SELECT {} FROM {} ORDER BY rowid", select.join(","), ident(&table.name));
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY rowid",
+            select.join(","),
+            ident(&table.name)
+        );
         let mut stmt = conn.prepare(&sql).map_err(|e| db_error(&path, e))?;
         let mut rows = stmt.query([]).map_err(|e| db_error(&path, e))?;
         let width = table.columns.len();
@@ -252,7 +275,9 @@ impl Backend for Sqlite {
             let mut values = Vec::with_capacity(width);
             for i in 0..width {
                 let value = r.get_ref(i).map_err(|e| db_error(&path, e))?;
-                values.push(value_text(value).map_err(|m| Error::Db(format!("{}: {m}", path.display())))?);
+                values.push(
+                    value_text(value).map_err(|m| Error::Db(format!("{}: {m}", path.display())))?,
+                );
             }
             row(values)?;
         }
@@ -278,7 +303,9 @@ impl Backend for Sqlite {
             let staged = self.staged_file(name);
             fs::rename(&staged, self.table_file(name)).at(&staged)?;
         }
-        File::open(&self.dir).and_then(|d| d.sync_all()).at(&self.dir)?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .at(&self.dir)?;
         Ok(counts)
     }
 }
