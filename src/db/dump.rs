@@ -128,7 +128,7 @@ fn xcat_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// The tables a dump writes, in order, and what it skips.
-fn dump_plan(
+pub fn dump_plan(
     backend: &mut dyn Backend,
     opts: &DumpOptions,
 ) -> Result<(Vec<&'static Table>, DumpStats)> {
