@@ -38,7 +38,11 @@ fn write(root: &Path, rel: &str, text: &str) {
 /// An `Architecture: all` deb with one file `/opt/xcat-test/<name>`.
 fn build_deb(work: &Path, name: &str, version: &str, depends: &str) -> PathBuf {
     let dir = work.join(format!("build-{name}-{version}"));
-    write(&dir, &format!("opt/xcat-test/{name}"), &format!("{name} {version}\n"));
+    write(
+        &dir,
+        &format!("opt/xcat-test/{name}"),
+        &format!("{name} {version}\n"),
+    );
     let dep = if depends.is_empty() {
         String::new()
     } else {
@@ -89,7 +93,12 @@ fn flat_deb_repos_find_pack_register_install_with_dpkg() {
     let work = tmp();
     let w = work.path();
     let core = [
-        build_deb(w, "xcat", V, "xcat-server, xcat-client, xcat-dep-stub (>= 1.0)"),
+        build_deb(
+            w,
+            "xcat",
+            V,
+            "xcat-server, xcat-client, xcat-dep-stub (>= 1.0)",
+        ),
         build_deb(w, "xcat-server", V, "perl-xcat"),
         build_deb(w, "xcat-client", V, "perl-xcat"),
         build_deb(w, "perl-xcat", V, ""),
@@ -98,7 +107,10 @@ fn flat_deb_repos_find_pack_register_install_with_dpkg() {
 
     let src = w.join("src");
     write(&src, "etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
-    flat_repo(&src.join("install/xcat/xcat-core"), &core.iter().collect::<Vec<_>>());
+    flat_repo(
+        &src.join("install/xcat/xcat-core"),
+        &core.iter().collect::<Vec<_>>(),
+    );
     flat_repo(&src.join("install/xcat/xcat-dep"), &[&dep]);
     write(&src, "usr/share/keyrings/xcat-dep.gpg", "keyring bytes\n");
     write(
@@ -163,10 +175,11 @@ fn flat_deb_repos_find_pack_register_install_with_dpkg() {
     assert_eq!(reg.repos.len(), 2);
 
     repo::install(&new_root, PackageManager::Apt, &["xcat".to_string()]).unwrap();
-    let q = sh(Command::new("dpkg-query")
-        .arg("--root")
-        .arg(&new)
-        .args(["-W", "-f", "${Package} ${Version} ${Status}\n"]));
+    let q = sh(Command::new("dpkg-query").arg("--root").arg(&new).args([
+        "-W",
+        "-f",
+        "${Package} ${Version} ${Status}\n",
+    ]));
     assert_eq!(
         q,
         format!(
@@ -196,7 +209,11 @@ fn deb_repo_missing_a_package_stops_the_export() {
     write(
         &src,
         "var/lib/dpkg/status",
-        &format!("{}{}", status_entry("xcat", V), status_entry("perl-xcat", V)),
+        &format!(
+            "{}{}",
+            status_entry("xcat", V),
+            status_entry("perl-xcat", V)
+        ),
     );
     let root = Root::open(&src).unwrap();
     let e = repo::find(&root, PackageFormat::Deb, &Sources::default())
@@ -208,5 +225,78 @@ fn deb_repo_missing_a_package_stops_the_export() {
             "no local package repository holds these installed packages at their installed version: \
              perl-xcat {V} all; pass the directory that holds them with --rpms DIR"
         )
+    );
+}
+
+/// A tar with the given (name, data) members, written without path checks.
+fn raw_tar(path: &Path, members: &[(&str, &[u8])]) {
+    let mut b = tar::Builder::new(std::fs::File::create(path).unwrap());
+    for (name, data) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        // set_path refuses "..": write the name bytes directly, as an attacker would.
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_cksum();
+        b.append(&h, *data).unwrap();
+    }
+    b.finish().unwrap();
+}
+
+#[test]
+fn hostile_stick_members_are_refused() {
+    let work = tmp();
+    let w = work.path();
+    let index = br#"{"format":1,"repos":[{"name":"xcat-core","kind":"deb","found_in":"x","baseurl":"file:/x","enabled":true,"gpgcheck":false,"repo_gpgcheck":null,"pkg_gpgcheck":null,"gpgkeys":[],"deb":{"uri":"file:/x","suite":"./","components":[],"options":[],"line":1},"packages":[]}]}"#;
+    let new = w.join("new");
+    fresh_dpkg_root(&new);
+    let root = Root::open(&new).unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "repos/xcat-core/../../../../etc/passwd",
+            b"x",
+            "\"..\" is not allowed",
+        ),
+        (
+            "repos/other/Packages",
+            b"x",
+            "belongs to no repo in xcatport-repos.json",
+        ),
+        ("etc/shadow", b"x", "only repos/… and keys/… are accepted"),
+    ];
+    for (member, data, want) in cases {
+        let tar = w.join("evil.tar");
+        raw_tar(&tar, &[("xcatport-repos.json", index), (member, data)]);
+        let e = repo::register(&root, &tar, Family::Ubuntu)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{member}: {e}");
+    }
+    assert!(!w.join("etc/passwd").exists());
+    assert!(!new.join("etc/shadow").exists());
+    // A refused stick leaves nothing behind.
+    assert!(!new.join("var/lib/xcatport/repos/xcat-core").exists());
+
+    let bad_name = String::from_utf8_lossy(index).replace("xcat-core", "../up");
+    let tar = w.join("evil.tar");
+    raw_tar(&tar, &[("xcatport-repos.json", bad_name.as_bytes())]);
+    let e = repo::register(&root, &tar, Family::Ubuntu)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("repo name \"../up\" is not a plain name"),
+        "{e}"
+    );
+
+    // An rpm family cannot take deb repos.
+    raw_tar(&tar, &[("xcatport-repos.json", index)]);
+    let e = repo::register(&root, &tar, Family::Rhel)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "repo xcat-core is a Deb repository; a rhel MN cannot use it"
     );
 }

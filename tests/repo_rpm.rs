@@ -42,7 +42,10 @@ fn build_rpm(
     let top = work.join("rpmbuild");
     let spec = work.join(format!("{name}-{version}.spec"));
     let epoch_line = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
-    let req: String = requires.iter().map(|r| format!("Requires: {r}\n")).collect();
+    let req: String = requires
+        .iter()
+        .map(|r| format!("Requires: {r}\n"))
+        .collect();
     std::fs::write(
         &spec,
         format!(
@@ -71,7 +74,13 @@ struct Rpms {
 fn build_all(work: &Path) -> Rpms {
     Rpms {
         core: vec![
-            build_rpm(work, "xCAT", None, XCAT_VERSION, &["xCAT-server", "xcat-dep-stub"]),
+            build_rpm(
+                work,
+                "xCAT",
+                None,
+                XCAT_VERSION,
+                &["xCAT-server", "xcat-dep-stub"],
+            ),
             build_rpm(work, "xCAT-server", Some(4), XCAT_VERSION, &["perl-xCAT"]),
             build_rpm(work, "xCAT-client", Some(4), XCAT_VERSION, &["perl-xCAT"]),
             build_rpm(work, "perl-xCAT", Some(4), XCAT_VERSION, &[]),
@@ -137,7 +146,14 @@ fn source_mn(work: &Path, rpms: &Rpms, core_in_repo: &[&PathBuf]) -> PathBuf {
     sh(Command::new("rpm")
         .arg("--root")
         .arg(&src)
-        .args(["--dbpath", "/var/lib/rpm", "-i", "--justdb", "--nodeps", "--noscripts"])
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--justdb",
+            "--nodeps",
+            "--noscripts",
+        ])
         .args(installed));
     src
 }
@@ -146,7 +162,14 @@ fn rpm_q(root: &Path, name: &str) -> String {
     let out = Command::new("rpm")
         .arg("--root")
         .arg(root)
-        .args(["--dbpath", "/var/lib/rpm", "-q", "--qf", "%{EPOCH}:%{VERSION}-%{RELEASE}", name])
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-q",
+            "--qf",
+            "%{EPOCH}:%{VERSION}-%{RELEASE}",
+            name,
+        ])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -193,7 +216,10 @@ fn find_pack_register_install_with_dnf() {
         ]
     );
     let dep = &repos[1];
-    assert_eq!(dep.baseurl, "file:///install/xcat/xcat-dep/rh$releasever/noarch");
+    assert_eq!(
+        dep.baseurl,
+        "file:///install/xcat/xcat-dep/rh$releasever/noarch"
+    );
     assert_eq!(dep.gpgkeys.len(), 1);
     assert_eq!(
         dep.gpgkeys[0].member.as_deref(),
@@ -208,7 +234,10 @@ fn find_pack_register_install_with_dnf() {
     assert!(members.contains(&"repos/xcat-core/xCAT-2.16.5-snap202301011200.noarch.rpm"));
     assert!(members.contains(&"repos/xcat-dep/xcat-dep-stub-1.0-snap202301011200.noarch.rpm"));
     assert!(members.contains(&"keys/xcat-dep/RPM-GPG-KEY-xcat-dep"));
-    assert!(!members.iter().any(|m| m.contains("bash-test")), "{members:?}");
+    assert!(
+        !members.iter().any(|m| m.contains("bash-test")),
+        "{members:?}"
+    );
 
     let new = work.path().join("new");
     os_release(&new, "rocky", "9.4");
@@ -227,11 +256,15 @@ fn find_pack_register_install_with_dnf() {
          gpgkey=file:///var/lib/xcatport/repo-keys/xcat-dep/RPM-GPG-KEY-xcat-dep\n"
     );
     assert_eq!(
-        std::fs::read(new.join("var/lib/xcatport/repo-keys/xcat-dep/RPM-GPG-KEY-xcat-dep")).unwrap(),
+        std::fs::read(new.join("var/lib/xcatport/repo-keys/xcat-dep/RPM-GPG-KEY-xcat-dep"))
+            .unwrap(),
         b"dep key\n"
     );
     assert_eq!(
-        std::fs::read(new.join("var/lib/xcatport/repos/xcat-core/xCAT-2.16.5-snap202301011200.noarch.rpm")).unwrap(),
+        std::fs::read(
+            new.join("var/lib/xcatport/repos/xcat-core/xCAT-2.16.5-snap202301011200.noarch.rpm")
+        )
+        .unwrap(),
         std::fs::read(&rpms.core[0]).unwrap()
     );
     let created: Vec<String> = reg.created.iter().map(|c| c.to_string()).collect();
@@ -243,18 +276,31 @@ fn find_pack_register_install_with_dnf() {
 
     let pkgs: Vec<String> = ["xCAT", "xCAT-client"].map(String::from).to_vec();
     repo::install(&new_root, PackageManager::Dnf, &pkgs).unwrap();
-    assert_eq!(rpm_q(&new, "xCAT"), format!("(none):{XCAT_VERSION}-{XCAT_RELEASE}"));
-    assert_eq!(rpm_q(&new, "xCAT-server"), format!("4:{XCAT_VERSION}-{XCAT_RELEASE}"));
-    assert_eq!(rpm_q(&new, "xcat-dep-stub"), format!("(none):1.0-{XCAT_RELEASE}"));
+    assert_eq!(
+        rpm_q(&new, "xCAT"),
+        format!("(none):{XCAT_VERSION}-{XCAT_RELEASE}")
+    );
+    assert_eq!(
+        rpm_q(&new, "xCAT-server"),
+        format!("4:{XCAT_VERSION}-{XCAT_RELEASE}")
+    );
+    assert_eq!(
+        rpm_q(&new, "xcat-dep-stub"),
+        format!("(none):1.0-{XCAT_RELEASE}")
+    );
     assert_eq!(
         std::fs::read_to_string(new.join("opt/xcat-test/xCAT")).unwrap(),
         "xCAT 2.16.5\n"
     );
 
     // A package no repo has: the error names the command and dnf's reason.
-    let e = repo::install(&new_root, PackageManager::Dnf, &["xCAT-nonesuch".to_string()])
-        .unwrap_err()
-        .to_string();
+    let e = repo::install(
+        &new_root,
+        PackageManager::Dnf,
+        &["xCAT-nonesuch".to_string()],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.starts_with("dnf --installroot="), "{e}");
     assert!(e.contains("xCAT-nonesuch"), "{e}");
 }
@@ -275,13 +321,26 @@ fn register_and_install_with_zypper() {
         reg.repos[0].definition.to_string(),
         "/etc/zypp/repos.d/xcatport-xcat-core.repo"
     );
-    let def = std::fs::read_to_string(new.join("etc/zypp/repos.d/xcatport-xcat-core.repo")).unwrap();
-    assert!(def.contains("\nbaseurl=dir:///var/lib/xcatport/repos/xcat-core\n"), "{def}");
-    assert!(def.contains("\ntype=rpm-md\n") && def.contains("\ngpgcheck=0\n"), "{def}");
+    let def =
+        std::fs::read_to_string(new.join("etc/zypp/repos.d/xcatport-xcat-core.repo")).unwrap();
+    assert!(
+        def.contains("\nbaseurl=dir:///var/lib/xcatport/repos/xcat-core\n"),
+        "{def}"
+    );
+    assert!(
+        def.contains("\ntype=rpm-md\n") && def.contains("\ngpgcheck=0\n"),
+        "{def}"
+    );
 
     repo::install(&new_root, PackageManager::Zypper, &["xCAT".to_string()]).unwrap();
-    assert_eq!(rpm_q(&new, "xCAT"), format!("(none):{XCAT_VERSION}-{XCAT_RELEASE}"));
-    assert_eq!(rpm_q(&new, "perl-xCAT"), format!("4:{XCAT_VERSION}-{XCAT_RELEASE}"));
+    assert_eq!(
+        rpm_q(&new, "xCAT"),
+        format!("(none):{XCAT_VERSION}-{XCAT_RELEASE}")
+    );
+    assert_eq!(
+        rpm_q(&new, "perl-xCAT"),
+        format!("4:{XCAT_VERSION}-{XCAT_RELEASE}")
+    );
     assert!(new.join("opt/xcat-test/xcat-dep-stub").is_file());
 }
 

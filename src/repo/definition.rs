@@ -213,8 +213,8 @@ pub fn parse_apt_sources(text: &str, file: &Path) -> Result<Vec<DebSource>> {
         let enabled = get("Enabled").map_or(Some(true), |v| parse_bool(&v));
         let types = get("Types").unwrap_or_default();
         if enabled == Some(true) && types.split_whitespace().any(|t| t == "deb") {
-            let uris = get("URIs")
-                .ok_or_else(|| Error::format(file, start, "paragraph without URIs"))?;
+            let uris =
+                get("URIs").ok_or_else(|| Error::format(file, start, "paragraph without URIs"))?;
             let suites = get("Suites")
                 .ok_or_else(|| Error::format(file, start, "paragraph without Suites"))?;
             let components: Vec<String> = get("Components")
@@ -324,7 +324,10 @@ mod tests {
     #[test]
     fn bad_repo_file_names_line() {
         let e = parse_rpm_repo_file("[a]\ngpgcheck=maybe\n", Path::new("/r.repo")).unwrap_err();
-        assert_eq!(e.to_string(), "/r.repo:2: gpgcheck=\"maybe\" is not a boolean");
+        assert_eq!(
+            e.to_string(),
+            "/r.repo:2: gpgcheck=\"maybe\" is not a boolean"
+        );
         let e = parse_rpm_repo_file("baseurl=x\n", Path::new("/r.repo")).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -340,7 +343,10 @@ mod tests {
         assert_eq!(s[0].uri, "file:///install/xcat/xcat-core");
         assert_eq!(s[0].suite, "bionic");
         assert_eq!(s[0].components, vec!["main"]);
-        assert_eq!(s[0].option("signed-by"), Some("/usr/share/keyrings/xcat.gpg"));
+        assert_eq!(
+            s[0].option("signed-by"),
+            Some("/usr/share/keyrings/xcat.gpg")
+        );
         assert!(!s[0].is_flat());
         assert!(s[1].is_flat());
         assert_eq!(s[1].option("trusted"), Some("yes"));

@@ -287,7 +287,10 @@ fn rpm_from_definition(
         return Ok(None);
     };
     let base_rel = RelPath::new(&base)?;
-    if !root.resolve(&base_rel.join("repodata/repomd.xml")?)?.is_file() {
+    if !root
+        .resolve(&base_rel.join("repodata/repomd.xml")?)?
+        .is_file()
+    {
         return Ok(None);
     }
     let mut repo = rpm_repo(root, &sanitize_name(&def.id), &base_rel)?;
@@ -362,7 +365,11 @@ fn push_file(
         }
         return Ok(false);
     }
-    let member = format!("repos/{}/{}", repo.name, RelPath::new(rel)?.as_path().display());
+    let member = format!(
+        "repos/{}/{}",
+        repo.name,
+        RelPath::new(rel)?.as_path().display()
+    );
     if !repo.files.iter().any(|f| f.member == member) {
         repo.files.push(RepoFile {
             member,
@@ -447,17 +454,22 @@ fn deb_from_source(
                 "an inline Signed-By key ({file})"
             )));
         }
-        for k in signed_by.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        for k in signed_by
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+        {
             let key = add_key(root, &mut repo, &base_rel, &vars.expand(k), k, &defined_in)?;
             repo.gpgkeys.push(key);
         }
     } else if repo.gpgcheck != Some(false) {
         // apt-key style: the key is in the global keyrings; carry the xCAT
         // ones (and the legacy keyring, which may hold it) as this repo's.
-        let mut keys: Vec<RelPath> = files_with_ext(root, "etc/apt/trusted.gpg.d", &["gpg", "asc"])?
-            .into_iter()
-            .filter(|k| k.to_string().to_ascii_lowercase().contains("xcat"))
-            .collect();
+        let mut keys: Vec<RelPath> =
+            files_with_ext(root, "etc/apt/trusted.gpg.d", &["gpg", "asc"])?
+                .into_iter()
+                .filter(|k| k.to_string().to_ascii_lowercase().contains("xcat"))
+                .collect();
         let legacy = RelPath::new("etc/apt/trusted.gpg")?;
         if keys.is_empty() && root.resolve(&legacy)?.is_file() {
             keys.push(legacy);
@@ -479,10 +491,25 @@ fn deb_repo(root: &Root, name: &str, base: &RelPath, src: &DebSource) -> Result<
     let mut indexes: Vec<String> = Vec::new();
     if src.is_flat() {
         let dir = src.suite.trim_start_matches("./").trim_end_matches('/');
-        let dir_rel = if dir.is_empty() { base.clone() } else { base.join(dir)? };
+        let dir_rel = if dir.is_empty() {
+            base.clone()
+        } else {
+            base.join(dir)?
+        };
         let host = root.resolve(&dir_rel)?;
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        for f in ["Release", "Release.gpg", "InRelease", "Packages", "Packages.gz", "Packages.xz"] {
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
+        for f in [
+            "Release",
+            "Release.gpg",
+            "InRelease",
+            "Packages",
+            "Packages.gz",
+            "Packages.xz",
+        ] {
             if host.join(f).is_file() {
                 push_file(root, &mut repo, base, &format!("{prefix}{f}"), true)?;
             }
@@ -499,13 +526,18 @@ fn deb_repo(root: &Root, name: &str, base: &RelPath, src: &DebSource) -> Result<
         for entry in walkdir::WalkDir::new(&host).sort_by_file_name() {
             let entry = entry.map_err(|e| walk_err(&host, e))?;
             if entry.file_type().is_file() {
-                let rel = entry.path().strip_prefix(root.resolve(base)?).unwrap_or(entry.path());
+                let rel = entry
+                    .path()
+                    .strip_prefix(root.resolve(base)?)
+                    .unwrap_or(entry.path());
                 push_file(root, &mut repo, base, &rel.to_string_lossy(), true)?;
             }
         }
         for comp in &src.components {
             let comp_dir = host.join(comp);
-            let Ok(rd) = std::fs::read_dir(&comp_dir) else { continue };
+            let Ok(rd) = std::fs::read_dir(&comp_dir) else {
+                continue;
+            };
             let mut arch_dirs: Vec<PathBuf> = rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| file_name(p).starts_with("binary-"))
@@ -607,10 +639,21 @@ fn otherpkgs(root: &Root, format: PackageFormat, installdir: &str) -> Result<Vec
         if !entry.file_type().is_dir() {
             continue;
         }
-        let rel = top.join(entry.path().strip_prefix(&host_top).unwrap_or(Path::new("")))?;
+        let rel = top.join(
+            entry
+                .path()
+                .strip_prefix(&host_top)
+                .unwrap_or(Path::new("")),
+        )?;
         let name = format!(
             "otherpkgs-{}",
-            sanitize_name(&rel.as_path().strip_prefix(top.as_path()).unwrap_or(Path::new("")).to_string_lossy().replace('/', "-"))
+            sanitize_name(
+                &rel.as_path()
+                    .strip_prefix(top.as_path())
+                    .unwrap_or(Path::new(""))
+                    .to_string_lossy()
+                    .replace('/', "-")
+            )
         );
         let repo = match format {
             PackageFormat::Rpm if entry.path().join("repodata/repomd.xml").is_file() => {
@@ -665,6 +708,5 @@ fn files_with_ext(root: &Root, dir: &str, exts: &[&str]) -> Result<Vec<RelPath>>
 fn read_text(root: &Root, file: &RelPath) -> Result<String> {
     let host = root.resolve(file)?;
     let bytes = std::fs::read(&host).at(&host)?;
-    String::from_utf8(bytes)
-        .map_err(|_| Error::format(file.to_absolute(), 0, "not UTF-8 text"))
+    String::from_utf8(bytes).map_err(|_| Error::format(file.to_absolute(), 0, "not UTF-8 text"))
 }

@@ -32,8 +32,9 @@ pub fn install(root: &Root, manager: PackageManager, packages: &[String]) -> Res
     }
     let index = read_registered(root)?;
     match manager {
-        PackageManager::Dnf | PackageManager::Yum => install_rpm(root, manager, &index, packages),
-        PackageManager::Zypper => install_rpm(root, manager, &index, packages),
+        PackageManager::Dnf | PackageManager::Yum | PackageManager::Zypper => {
+            install_rpm(root, manager, &index, packages)
+        }
         PackageManager::Apt => install_debs(root, &index, packages),
     }
 }
@@ -43,7 +44,11 @@ fn install_on_host(manager: PackageManager, packages: &[String]) -> Result<()> {
     match manager {
         PackageManager::Dnf | PackageManager::Yum => run(
             manager.as_str(),
-            ["-y", "install"].map(OsString::from).into_iter().chain(pk).collect(),
+            ["-y", "install"]
+                .map(OsString::from)
+                .into_iter()
+                .chain(pk)
+                .collect(),
             &[],
         ),
         PackageManager::Zypper => run(
@@ -60,7 +65,11 @@ fn install_on_host(manager: PackageManager, packages: &[String]) -> Result<()> {
             run("apt-get", vec!["update".into()], &env)?;
             run(
                 "apt-get",
-                ["install", "-y"].map(OsString::from).into_iter().chain(pk).collect(),
+                ["install", "-y"]
+                    .map(OsString::from)
+                    .into_iter()
+                    .chain(pk)
+                    .collect(),
                 &env,
             )
         }
@@ -199,7 +208,9 @@ fn package_indexes(dir: &Path) -> Result<Vec<PathBuf>> {
         {
             let parent = entry.path().parent().unwrap_or(dir).to_path_buf();
             // One index per directory: the plain one sorts first.
-            by_dir.entry(parent).or_insert_with(|| entry.path().to_path_buf());
+            by_dir
+                .entry(parent)
+                .or_insert_with(|| entry.path().to_path_buf());
         }
     }
     Ok(by_dir.into_values().collect())

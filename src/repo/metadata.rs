@@ -76,7 +76,8 @@ pub fn read_rpm_md(base: &Path) -> Result<RpmMd> {
         }
     }
     let mut primary = None;
-    let mut reader = quick_xml::Reader::from_reader(BufReader::new(File::open(&repomd).at(&repomd)?));
+    let mut reader =
+        quick_xml::Reader::from_reader(BufReader::new(File::open(&repomd).at(&repomd)?));
     let mut buf = Vec::new();
     let mut data_type: Option<String> = None;
     loop {
@@ -89,9 +90,8 @@ pub fn read_rpm_md(base: &Path) -> Result<RpmMd> {
                     data_type = attr(&e, b"type", &repomd)?;
                 }
                 b"location" => {
-                    let href = attr(&e, b"href", &repomd)?.ok_or_else(|| {
-                        Error::format(&repomd, 0, "<location> without href")
-                    })?;
+                    let href = attr(&e, b"href", &repomd)?
+                        .ok_or_else(|| Error::format(&repomd, 0, "<location> without href"))?;
                     check_relative(&href, &repomd)?;
                     if data_type.as_deref() == Some("primary") {
                         primary = Some(href.clone());
@@ -105,8 +105,7 @@ pub fn read_rpm_md(base: &Path) -> Result<RpmMd> {
         }
         buf.clear();
     }
-    let primary = primary
-        .ok_or_else(|| Error::format(&repomd, 0, "no primary metadata listed"))?;
+    let primary = primary.ok_or_else(|| Error::format(&repomd, 0, "no primary metadata listed"))?;
     md.packages = read_primary(&base.join(&primary))?;
     Ok(md)
 }
@@ -114,7 +113,9 @@ pub fn read_rpm_md(base: &Path) -> Result<RpmMd> {
 fn attr(e: &quick_xml::events::BytesStart, name: &[u8], file: &Path) -> Result<Option<String>> {
     match e.try_get_attribute(name).map_err(|x| xml_err(file, x))? {
         Some(a) => Ok(Some(
-            a.unescape_value().map_err(|x| xml_err(file, x))?.into_owned(),
+            a.unescape_value()
+                .map_err(|x| xml_err(file, x))?
+                .into_owned(),
         )),
         None => Ok(None),
     }
@@ -124,7 +125,10 @@ fn attr(e: &quick_xml::events::BytesStart, name: &[u8], file: &Path) -> Result<O
 /// by that name and extracted by it on the new MN.
 fn check_relative(href: &str, file: &Path) -> Result<()> {
     let p = Path::new(href);
-    if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+    if p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
         return Err(Error::format(
             file,
             0,
@@ -191,7 +195,8 @@ pub fn read_primary(path: &Path) -> Result<Vec<RepoPackage>> {
                 }
             }
             Event::End(_) => {
-                if stack.pop().as_deref() == Some(b"package") && stack.len() == 1 {
+                let closed = stack.pop();
+                if closed.as_deref() == Some(b"package") && stack.len() == 1 {
                     let c = std::mem::take(&mut cur);
                     if let Some(file) = c.file {
                         out.push(RepoPackage {
@@ -240,28 +245,29 @@ pub fn read_deb_packages(path: &Path) -> Result<Vec<RepoPackage>> {
     let mut line = String::new();
     let mut lineno = 0u64;
     let mut para_start = 0u64;
-    let mut finish = |f: &mut [Option<String>; 4], deps: &mut Vec<Vec<String>>, at: u64| -> Result<()> {
-        let depends = std::mem::take(deps);
-        if f.iter().all(Option::is_none) {
-            return Ok(());
-        }
-        let [Some(name), Some(version), arch, Some(file)] = std::mem::take(f) else {
-            return Err(Error::format(
-                path,
-                at,
-                "package paragraph needs Package, Version and Filename",
-            ));
+    let mut finish =
+        |f: &mut [Option<String>; 4], deps: &mut Vec<Vec<String>>, at: u64| -> Result<()> {
+            let depends = std::mem::take(deps);
+            if f.iter().all(Option::is_none) {
+                return Ok(());
+            }
+            let [Some(name), Some(version), arch, Some(file)] = std::mem::take(f) else {
+                return Err(Error::format(
+                    path,
+                    at,
+                    "package paragraph needs Package, Version and Filename",
+                ));
+            };
+            check_relative(file.trim_start_matches("./"), path)?;
+            out.push(RepoPackage {
+                name,
+                version,
+                arch: arch.unwrap_or_default(),
+                file: file.trim_start_matches("./").to_string(),
+                depends,
+            });
+            Ok(())
         };
-        check_relative(file.trim_start_matches("./"), path)?;
-        out.push(RepoPackage {
-            name,
-            version,
-            arch: arch.unwrap_or_default(),
-            file: file.trim_start_matches("./").to_string(),
-            depends,
-        });
-        Ok(())
-    };
     loop {
         line.clear();
         if r.read_line(&mut line).at(path)? == 0 {
@@ -363,7 +369,10 @@ mod tests {
         let p = dir.path().join("primary.xml");
         std::fs::write(&p, r#"<metadata><package><name>a</name><location href="../../etc/shadow"/></package></metadata>"#).unwrap();
         let e = read_primary(&p).unwrap_err().to_string();
-        assert!(e.ends_with("location \"../../etc/shadow\" leaves the repository"), "{e}");
+        assert!(
+            e.ends_with("location \"../../etc/shadow\" leaves the repository"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -372,7 +381,10 @@ mod tests {
         let p = dir.path().join("Packages");
         std::fs::write(&p, "Package: xcat\nVersion: 2.16.5-snap1\nArchitecture: all\nDepends: perl-xcat (= 2.16.5-snap1)\nFilename: ./xcat_2.16.5-snap1_all.deb\nDescription: x\n more\n\nPackage: broken\nVersion: 1\n").unwrap();
         let e = read_deb_packages(&p).unwrap_err().to_string();
-        assert!(e.ends_with("Packages:9: package paragraph needs Package, Version and Filename"), "{e}");
+        assert!(
+            e.ends_with("Packages:9: package paragraph needs Package, Version and Filename"),
+            "{e}"
+        );
         std::fs::write(&p, "Package: xcat\nVersion: 2.16.5-snap1\nArchitecture: all\nFilename: ./xcat_2.16.5-snap1_all.deb\n").unwrap();
         assert_eq!(
             read_deb_packages(&p).unwrap(),
@@ -386,7 +398,11 @@ mod tests {
         );
         assert_eq!(
             parse_depends("perl-xcat (= 2.1), a | b:any (>= 2) , c [amd64]"),
-            vec![vec!["perl-xcat".to_string()], vec!["a".into(), "b".into()], vec!["c".into()]]
+            vec![
+                vec!["perl-xcat".to_string()],
+                vec!["a".into(), "b".into()],
+                vec!["c".into()]
+            ]
         );
     }
 }

@@ -129,11 +129,7 @@ pub fn is_valid_name(s: &str) -> bool {
 /// First line of a command's stderr worth showing, for error messages.
 pub(crate) fn stderr_summary(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = s
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
+    let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
         return "failed with no message".to_string();
     }

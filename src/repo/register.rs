@@ -41,10 +41,25 @@ pub struct Registered {
 /// registers them for `family`'s package manager. Running it again
 /// replaces what an earlier run wrote.
 pub fn register(root: &Root, source: &Path, family: Family) -> Result<Registered> {
+    let mut reg = Registered {
+        repos: vec![],
+        created: vec![],
+    };
+    let result = copy_and_define(root, source, family, &mut reg);
+    if result.is_err() {
+        // Leave nothing half-written: the caller gets no list to roll back.
+        for rel in reg.created.iter().rev() {
+            let _ = remove_ours(root, rel);
+        }
+    }
+    result.map(|()| reg)
+}
+
+fn copy_and_define(root: &Root, source: &Path, family: Family, reg: &mut Registered) -> Result<()> {
     if source.is_dir() {
         let index_path = source.join(INDEX_MEMBER);
         let index = read_index(File::open(&index_path).at(&index_path)?, &index_path)?;
-        let mut reg = prepare(root, &index, family)?;
+        prepare(root, &index, family, reg)?;
         for repo in &index.repos {
             for prefix in ["repos", "keys"] {
                 let dir = source.join(prefix).join(&repo.name);
@@ -61,12 +76,17 @@ pub fn register(root: &Root, source: &Path, family: Family) -> Result<Registered
                     }
                     let member = entry.path().strip_prefix(source).unwrap_or(entry.path());
                     let mut f = File::open(entry.path()).at(entry.path())?;
-                    write_member(root, &index, &member.to_string_lossy(), &mut f, entry.path())?;
+                    write_member(
+                        root,
+                        &index,
+                        &member.to_string_lossy(),
+                        &mut f,
+                        entry.path(),
+                    )?;
                 }
             }
         }
-        finish(root, &index, family, &mut reg)?;
-        return Ok(reg);
+        return finish(root, &index, family, reg);
     }
     let shown = source.to_path_buf();
     let reader = open_volumes(source)?;
@@ -85,7 +105,7 @@ pub fn register(root: &Root, source: &Path, family: Family) -> Result<Registered
         ));
     }
     let index = read_index(first, &shown)?;
-    let mut reg = prepare(root, &index, family)?;
+    prepare(root, &index, family, reg)?;
     for entry in entries {
         let mut entry = entry.at(&shown)?;
         let name = entry.path().at(&shown)?.to_string_lossy().into_owned();
@@ -102,8 +122,7 @@ pub fn register(root: &Root, source: &Path, family: Family) -> Result<Registered
         }
         write_member(root, &index, &name, &mut entry, &shown)?;
     }
-    finish(root, &index, family, &mut reg)?;
-    Ok(reg)
+    finish(root, &index, family, reg)
 }
 
 /// A reader over `path`, or over `path.000`, `path.001`, … in order when
@@ -123,7 +142,10 @@ fn open_volumes(path: &Path) -> Result<Box<dyn Read>> {
     if volumes.is_empty() {
         return Err(Error::io(
             path,
-            io::Error::new(io::ErrorKind::NotFound, "no such file, nor split volumes .000, .001, …"),
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "no such file, nor split volumes .000, .001, …",
+            ),
         ));
     }
     let mut reader: Box<dyn Read> = Box::new(io::empty());
@@ -155,7 +177,10 @@ fn read_index(r: impl Read, shown: &Path) -> Result<RepoIndex> {
             return Err(Error::format(
                 shown,
                 0,
-                format!("{INDEX_MEMBER}: repo name {:?} is not a plain name", repo.name),
+                format!(
+                    "{INDEX_MEMBER}: repo name {:?} is not a plain name",
+                    repo.name
+                ),
             ));
         }
     }
@@ -163,14 +188,10 @@ fn read_index(r: impl Read, shown: &Path) -> Result<RepoIndex> {
 }
 
 /// Checks the kinds fit the family and clears what an earlier run left.
-fn prepare(root: &Root, index: &RepoIndex, family: Family) -> Result<Registered> {
+fn prepare(root: &Root, index: &RepoIndex, family: Family, reg: &mut Registered) -> Result<()> {
     let want = match family {
         Family::Rhel | Family::Sles => RepoKind::RpmMd,
         Family::Ubuntu => RepoKind::Deb,
-    };
-    let mut reg = Registered {
-        repos: vec![],
-        created: vec![],
     };
     for repo in &index.repos {
         if repo.kind != want {
@@ -187,7 +208,7 @@ fn prepare(root: &Root, index: &RepoIndex, family: Family) -> Result<Registered>
             reg.created.push(dir);
         }
     }
-    Ok(reg)
+    Ok(())
 }
 
 /// Removes a directory xcatport created earlier, refusing a symlink there.
@@ -218,8 +239,12 @@ fn write_member(
 ) -> Result<()> {
     let rel = RelPath::new(member)?;
     let mut parts = rel.as_path().components();
-    let top = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned());
-    let name = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let top = parts
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let name = parts
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
     let rest = parts.as_path();
     let dest_top = match top.as_deref() {
         Some("repos") => REPOS_DIR,
@@ -240,7 +265,11 @@ fn write_member(
         ));
     };
     if rest.as_os_str().is_empty() {
-        return Err(Error::format(shown, 0, format!("member {member:?} is not a file path")));
+        return Err(Error::format(
+            shown,
+            0,
+            format!("member {member:?} is not a file path"),
+        ));
     }
     let dest = RelPath::new(dest_top)?.join(&name)?.join(rest)?;
     let host = root.for_write(&dest)?;
@@ -273,7 +302,10 @@ fn finish(root: &Root, index: &RepoIndex, family: Family, reg: &mut Registered) 
                 rpm_definition(repo, &dir, true),
             ),
             Family::Ubuntu => (
-                RelPath::new(format!("etc/apt/sources.list.d/xcatport-{}.list", repo.name))?,
+                RelPath::new(format!(
+                    "etc/apt/sources.list.d/xcatport-{}.list",
+                    repo.name
+                ))?,
                 apt_definition(repo, &dir)?,
             ),
         };
@@ -294,7 +326,10 @@ fn write_file(root: &Root, rel: &RelPath, bytes: &[u8]) -> Result<()> {
     let host = root.for_write(rel)?;
     match std::fs::symlink_metadata(&host) {
         Ok(m) if m.is_dir() => {
-            return Err(Error::io(&host, io::Error::other("is a directory, expected a file")))
+            return Err(Error::io(
+                &host,
+                io::Error::other("is a directory, expected a file"),
+            ))
         }
         Ok(_) => std::fs::remove_file(&host).at(&host)?,
         Err(_) => {}
@@ -322,9 +357,7 @@ pub fn key_path(member: &str) -> Result<PathBuf> {
 }
 
 /// A yum/dnf or zypper definition of the local copy, with the repo's
-/// gpgcheck settings and keys as on the source. `base_override` (a host
-/// path) is used when a package manager must be given host paths (an
-/// install into a root other than `/`).
+/// gpgcheck settings and keys as on the source, for the MN to read.
 pub fn rpm_definition(repo: &Repo, dir: &RelPath, zypper: bool) -> String {
     rpm_definition_at(repo, &dir.to_absolute(), None, zypper)
 }
@@ -383,7 +416,10 @@ pub fn rpm_definition_at(
 /// `signed-by` pointing at the restored keys.
 fn apt_definition(repo: &Repo, dir: &RelPath) -> Result<String> {
     let src = repo.deb.as_ref().ok_or_else(|| {
-        Error::Refused(format!("repo {} is a deb repo without its apt source", repo.name))
+        Error::Refused(format!(
+            "repo {} is a deb repo without its apt source",
+            repo.name
+        ))
     })?;
     let mut opts: Vec<String> = src
         .options
