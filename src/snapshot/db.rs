@@ -35,6 +35,22 @@ impl LiveDb {
         let (tables, _) = crate::db::dump::dump_plan(backend.as_mut(), opts)?;
         Ok(LiveDb { backend, tables })
     }
+
+    /// `site.installdir` and `site.tftpdir`, xCAT's defaults where unset.
+    pub fn site_vars(&mut self) -> Result<crate::plan::Vars> {
+        let mut vars = crate::plan::Vars::default();
+        let backend = self.backend.as_mut();
+        if let Some(v) =
+            crate::db::dump::site_value(backend, "installdir")?.filter(|v| !v.is_empty())
+        {
+            vars.installdir = v;
+        }
+        if let Some(v) = crate::db::dump::site_value(backend, "tftpdir")?.filter(|v| !v.is_empty())
+        {
+            vars.tftpdir = v;
+        }
+        Ok(vars)
+    }
 }
 
 impl DbDumpSource for LiveDb {
