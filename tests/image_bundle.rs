@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use xcatport::image::{BundleReader, BundleWriter, GzOptions, MemberKind, Packing};
 
-const SAMPLES: &str = "/work/shared/xcat-samples";
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xcat-samples");
 const IMG: &str = "rhels8.6-x86_64-netboot-compute";
 
 fn sample_bundle() -> PathBuf {

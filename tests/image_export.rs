@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use xcatport::cli::ImgExportArgs;
 use xcatport::image::{BundleReader, MemoryDb, Packing};
 
-const SAMPLES: &str = "/work/shared/xcat-samples";
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xcat-samples");
 const IMG: &str = "rhels8.6-x86_64-netboot-compute";
 
 /// Reads a tabdump CSV (as in the samples: quoted values, empty = NULL).

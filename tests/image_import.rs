@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use xcatport::cli::ImgImportArgs;
 use xcatport::image::{ImageDb, MemoryDb};
 
-const SAMPLES: &str = "/work/shared/xcat-samples";
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xcat-samples");
 const IMG: &str = "rhels8.6-x86_64-netboot-compute";
 
 fn sample_bundle() -> PathBuf {

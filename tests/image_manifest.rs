@@ -5,7 +5,10 @@ use proptest::prelude::*;
 use std::path::Path;
 use xcatport::image::{Columns, Extra, Manifest, Record};
 
-const SAMPLE: &str = "/work/shared/xcat-samples/bundles/netboot-p-e/manifest.xml";
+const SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/xcat-samples/bundles/netboot-p-e/manifest.xml"
+);
 
 #[test]
 fn real_xcat_manifest_reads_and_writes_back_byte_identical() {

@@ -2,6 +2,7 @@
 //! finalize, then a one-screen summary (or JSON).
 
 use crate::cli::ExportArgs;
+use crate::mn::{MnFacts, Root};
 use crate::plan::{self, Plan, Profile, Rules, Vars};
 use crate::snapshot::volume::{self, Split};
 use crate::snapshot::{self, Codec, DbDumpSource, NoDatabase, SourceFacts, Verified};
@@ -29,9 +30,15 @@ pub struct Outcome {
 
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ExportArgs) -> Result<()> {
-    // TODO(merge): the db layer's dump of the MN's database and MnFacts::probe.
-    let facts = probe_facts(&args.common.root);
-    let outcome = run_with(args, &mut NoDatabase, facts, &Vars::default())?;
+    // TODO(merge): the db layer's dump of the MN's database.
+    let root = Root::open(&args.common.root)?;
+    let facts = MnFacts::probe(&root)?;
+    let outcome = run_with(
+        args,
+        &mut NoDatabase,
+        SourceFacts::from(&facts),
+        &Vars::default(),
+    )?;
     if args.common.json {
         let text = serde_json::to_string_pretty(&outcome)
             .map_err(|e| Error::Refused(format!("cannot print JSON: {e}")))?;
@@ -180,31 +187,4 @@ fn dir_bytes(dir: &Path) -> u64 {
         .filter(|m| m.is_file())
         .map(|m| m.len())
         .sum()
-}
-
-/// Minimal facts from the root until `mn::MnFacts::probe` is wired in.
-pub fn probe_facts(root: &Path) -> SourceFacts {
-    let os = std::fs::read_to_string(root.join("etc/os-release")).unwrap_or_default();
-    let field = |key: &str| {
-        os.lines()
-            .find_map(|l| l.strip_prefix(key).map(|v| v.trim_matches('"').to_string()))
-            .unwrap_or_default()
-    };
-    let hostname = std::fs::read_to_string(root.join("etc/hostname"))
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            nix::unistd::gethostname()
-                .ok()
-                .map(|h| h.to_string_lossy().into_owned())
-        })
-        .unwrap_or_default();
-    SourceFacts {
-        distro_id: field("ID="),
-        distro_version: field("VERSION_ID="),
-        arch: std::env::consts::ARCH.to_string(),
-        xcat_version: None,
-        hostname,
-    }
 }

@@ -21,14 +21,49 @@ use std::path::{Path, PathBuf};
 /// Format version of MANIFEST.json; bumped on incompatible changes.
 pub const FORMAT: u32 = 1;
 
-/// What the source MN was. TODO(merge): filled from `mn::MnFacts::probe`.
+/// What the source MN was: what the restore side must match, and what it
+/// reports. Never holds a secret (the cfgloc password stays out).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceFacts {
     pub distro_id: String,
     pub distro_version: String,
+    /// `rhel`, `sles` or `ubuntu` (Debian counts as the apt family).
+    #[serde(default)]
+    pub family: String,
+    /// What the restore side must share: `rhel:8`, `sles:15`, `ubuntu:22.04`.
+    #[serde(default)]
+    pub release_key: String,
     pub arch: String,
     pub xcat_version: Option<String>,
     pub hostname: String,
+    /// `dnf`, `yum`, `zypper` or `apt`.
+    #[serde(default)]
+    pub package_manager: String,
+    /// `sqlite`, `mysql` or `pg`.
+    #[serde(default)]
+    pub database: String,
+    #[serde(default)]
+    pub installdir: String,
+    #[serde(default)]
+    pub tftpdir: String,
+}
+
+impl From<&crate::mn::MnFacts> for SourceFacts {
+    fn from(f: &crate::mn::MnFacts) -> Self {
+        SourceFacts {
+            distro_id: f.distro.id.clone(),
+            distro_version: f.distro.version.clone(),
+            family: f.distro.family.to_string(),
+            release_key: f.distro.release_key(),
+            arch: f.arch.as_str().to_string(),
+            xcat_version: f.xcat.as_ref().map(|x| x.version.to_string()),
+            hostname: f.hostname.clone().unwrap_or_default(),
+            package_manager: f.package_manager.to_string(),
+            database: f.db.engine(),
+            installdir: f.installdir.clone(),
+            tftpdir: f.tftpdir.clone(),
+        }
+    }
 }
 
 /// One slice of the data stream as written.

@@ -204,6 +204,12 @@ pub fn facts() -> xcatport::snapshot::SourceFacts {
         arch: "x86_64".into(),
         xcat_version: Some("2.17.0".into()),
         hostname: "mn01".into(),
+        family: "rhel".into(),
+        release_key: "rhel:9".into(),
+        package_manager: "dnf".into(),
+        database: "sqlite".into(),
+        installdir: "/install".into(),
+        tftpdir: "/tftpboot".into(),
     }
 }
 
