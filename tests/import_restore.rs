@@ -38,15 +38,17 @@ fn restore_reproduces_every_member_with_owners_by_name() {
     let key = new.path("etc/xcat/ca/private/ca-key.pem");
     use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(&key).unwrap();
-    assert_eq!((meta.uid(), meta.gid(), meta.mode() & 0o7777), (2001, 2002, 0o600));
+    assert_eq!(
+        (meta.uid(), meta.gid(), meta.mode() & 0o7777),
+        (2001, 2002, 0o600)
+    );
     // hardlink structure kept
     let a = std::fs::metadata(new.path("install/custom/netboot/compute.pkglist")).unwrap();
     let b = std::fs::metadata(new.path("install/custom/netboot/compute.pkglist.link")).unwrap();
     assert_eq!(a.ino(), b.ino());
     // the replaced etc/hosts was kept for rollback
     let journal = new.path("var/lib/xcatport/journal.json");
-    let j: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(journal).unwrap()).unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(journal).unwrap()).unwrap();
     let states: Vec<_> = j["steps"]
         .as_array()
         .unwrap()
@@ -75,7 +77,11 @@ fn split_volumes_restore_and_json_reports_steps() {
     assert_eq!(steps[4]["step"], "files");
     assert_eq!(steps[4]["result"], "done");
     assert!(steps[4]["detail"].as_str().unwrap().contains("1 replaced"));
-    assert!(v["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true));
+    assert!(v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["ok"] == true));
     assert_eq!(
         std::fs::read(new.path("install/custom/big.bin")).unwrap(),
         noise(300 << 10, 7)
@@ -92,7 +98,11 @@ fn refused(stick: &Path, new: &Tree, extra: &[&str], needle: &str) {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("preflight failed"), "{err}");
     assert!(err.contains(needle), "{err}");
-    assert_eq!(listing(new.root()), before, "root changed by a refused restore");
+    assert_eq!(
+        listing(new.root()),
+        before,
+        "root changed by a refused restore"
+    );
 }
 
 #[test]
@@ -104,7 +114,12 @@ fn a_flipped_byte_in_a_volume_stops_in_preflight() {
     bytes[1000] ^= 0x01;
     std::fs::write(&vol, bytes).unwrap();
     let new = fresh_root(UBUNTU, host_machine());
-    refused(&stick, &new, &["--skip-packages"], "xcat-data.tar.zst.001: checksum mismatch");
+    refused(
+        &stick,
+        &new,
+        &["--skip-packages"],
+        "xcat-data.tar.zst.001: checksum mismatch",
+    );
 }
 
 #[test]
@@ -113,7 +128,12 @@ fn a_missing_volume_stops_in_preflight() {
     let stick = export(&source_mn(), w.path(), &["--split", "64K"]);
     std::fs::remove_file(stick.join("xcat-data.tar.zst.002")).unwrap();
     let new = fresh_root(UBUNTU, host_machine());
-    refused(&stick, &new, &["--skip-packages"], "xcat-data.tar.zst.002: missing");
+    refused(
+        &stick,
+        &new,
+        &["--skip-packages"],
+        "xcat-data.tar.zst.002: missing",
+    );
 }
 
 #[test]
@@ -121,7 +141,12 @@ fn a_wrong_distro_stops_in_preflight_and_force_distro_warns() {
     let w = work();
     let stick = export(&source_mn(), w.path(), &[]);
     let new = fresh_root(ROCKY, host_machine());
-    refused(&stick, &new, &["--skip-packages"], "distro: the snapshot is from ubuntu 22.04");
+    refused(
+        &stick,
+        &new,
+        &["--skip-packages"],
+        "distro: the snapshot is from ubuntu 22.04",
+    );
     let out = import(&stick, new.root(), &["--skip-packages", "--force-distro"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("warning: distro: "));
@@ -132,7 +157,12 @@ fn a_wrong_arch_stops_in_preflight() {
     let w = work();
     let stick = export(&source_mn(), w.path(), &[]);
     let new = fresh_root(UBUNTU, other_machine());
-    refused(&stick, &new, &["--skip-packages"], "arch: the snapshot is from a");
+    refused(
+        &stick,
+        &new,
+        &["--skip-packages"],
+        "arch: the snapshot is from a",
+    );
 }
 
 #[test]
@@ -145,7 +175,12 @@ fn an_existing_xcat_stops_in_preflight_unless_forced() {
         "Package: xcat\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.16.5-1\n\n",
     )
     .file("etc/xcat/site.sqlite", "SQLite format 3\0");
-    refused(&stick, &new, &[], "xcat: xCAT 2.16.5 (1) is already installed here");
+    refused(
+        &stick,
+        &new,
+        &[],
+        "xcat: xCAT 2.16.5 (1) is already installed here",
+    );
 
     let db_only = fresh_root(UBUNTU, host_machine());
     db_only.file("etc/xcat/cfgloc", "SQLite:/etc/xcat\n");
@@ -188,7 +223,10 @@ fn verify_and_dry_run_change_nothing() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("plan (nothing changed):"), "{stdout}");
     assert!(stdout.contains("5. files      run: extract "), "{stdout}");
-    assert!(stdout.contains("4. quiesce    skip: no live xCAT under this --root"), "{stdout}");
+    assert!(
+        stdout.contains("4. quiesce    skip: no live xCAT under this --root"),
+        "{stdout}"
+    );
     assert_eq!(listing(new.root()), before);
 
     // without --skip-packages the packages step is not available: exit 2, nothing changed
@@ -254,7 +292,10 @@ fn rollback_returns_the_root_to_its_state_before_the_restore() {
         "{}",
         text(&out)
     );
-    assert_eq!(without_journal(listing(new.root())), without_journal(before.clone()));
+    assert_eq!(
+        without_journal(listing(new.root())),
+        without_journal(before.clone())
+    );
     assert_eq!(
         std::fs::read_to_string(new.path("etc/hosts")).unwrap(),
         "127.0.0.1 localhost\n"
@@ -266,7 +307,10 @@ fn rollback_returns_the_root_to_its_state_before_the_restore() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(without_journal(listing(new.root())), without_journal(before));
+    assert_eq!(
+        without_journal(listing(new.root())),
+        without_journal(before)
+    );
 }
 
 #[test]
@@ -284,7 +328,10 @@ fn rollback_of_a_killed_restore_restores_the_root() {
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
     let out = import(&stick, new.root(), &["--rollback"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(without_journal(listing(new.root())), without_journal(before));
+    assert_eq!(
+        without_journal(listing(new.root())),
+        without_journal(before)
+    );
 }
 
 use std::process::Command;

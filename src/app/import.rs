@@ -181,7 +181,8 @@ impl Preflight {
     /// A mismatch that `--force-distro` (or `--force`) turns into a warning.
     fn forcible(&mut self, name: &str, forced: bool, flag: &str, detail: String) {
         if forced {
-            self.warnings.push(format!("{name}: {detail} (accepted by {flag})"));
+            self.warnings
+                .push(format!("{name}: {detail} (accepted by {flag})"));
             self.pass(name, format!("{detail}; accepted by {flag}"));
         } else {
             self.fail(name, format!("{detail}; {flag} overrides"));
@@ -332,7 +333,10 @@ fn check_xcat(
                 accepted = true;
                 pre.pass(
                     "xcat",
-                    format!("xCAT {} installed ({}), the snapshot's version", have.version, have.source),
+                    format!(
+                        "xCAT {} installed ({}), the snapshot's version",
+                        have.version, have.source
+                    ),
                 );
             } else {
                 pre.forcible(
@@ -412,13 +416,22 @@ fn check_journal(pre: &mut Preflight, args: &ImportArgs, root: &Root) {
         match Journal::open(&dir) {
             Ok(j) if j.is_rolled_back() => pre.fail(
                 "journal",
-                format!("{}: that restore was rolled back; start a new one", dir.display()),
+                format!(
+                    "{}: that restore was rolled back; start a new one",
+                    dir.display()
+                ),
             ),
             Ok(j) if j.is_complete() => pre.fail(
                 "journal",
-                format!("{}: that restore is finished; nothing to resume", dir.display()),
+                format!(
+                    "{}: that restore is finished; nothing to resume",
+                    dir.display()
+                ),
             ),
-            Ok(_) => pre.pass("journal", format!("resuming the restore recorded in {}", dir.display())),
+            Ok(_) => pre.pass(
+                "journal",
+                format!("resuming the restore recorded in {}", dir.display()),
+            ),
             Err(e) => pre.fail("journal", e.to_string()),
         }
     } else if exists {
@@ -449,7 +462,8 @@ fn plan_for(args: &ImportArgs, root: &Root, head: &ManifestHead) -> RestorePlan 
     for p in &mut plan.steps {
         match p.step {
             Step::Repos if args.skip_packages => {
-                p.action = Action::Skip("--skip-packages: no packages are installed from the stick".into())
+                p.action =
+                    Action::Skip("--skip-packages: no packages are installed from the stick".into())
             }
             Step::Database if p.action == Action::Run && head.database.is_empty() => {
                 p.action = Action::Skip("the snapshot carries no database dump".into())
@@ -465,7 +479,7 @@ fn plan_for(args: &ImportArgs, root: &Root, head: &ManifestHead) -> RestorePlan 
 fn unavailable(plan: &RestorePlan) -> Option<String> {
     let missing: Vec<&str> = plan
         .running()
-        .filter(|s| !matches!(s, Step::Preflight | Step::Files))
+        .filter(|s| !matches!(s, Step::Preflight | Step::Files | Step::Database))
         .map(Step::name)
         .collect();
     if missing.is_empty() {
@@ -473,7 +487,8 @@ fn unavailable(plan: &RestorePlan) -> Option<String> {
     }
     let mut hints = Vec::new();
     if missing.iter().any(|s| *s == "repos" || *s == "packages") {
-        hints.push("install xCAT at the snapshot's version yourself and rerun with --skip-packages");
+        hints
+            .push("install xCAT at the snapshot's version yourself and rerun with --skip-packages");
     }
     if missing.contains(&"database") {
         hints.push("--skip-db restores files only and leaves the dump in /var/lib/xcatport/db");
@@ -540,8 +555,9 @@ fn execute(
     report: &mut ImportReport,
 ) -> Result<()> {
     let bar = progress::bar("restoring");
-    let mut ex = Executor::new(root.path(), &*bar)
-        .data(move || snapshot::reader::open_data(&verified));
+    let mut ex =
+        Executor::new(root.path(), &*bar).data(move || snapshot::reader::open_data(&verified));
+    ex = ex.action(Step::Database, DatabaseStep);
     for c in checks {
         // Already run above, all passed: recorded so the journal counts them.
         ex = ex.check(&c.name, |_| Ok(()));
@@ -646,8 +662,16 @@ fn todo(
 /// Rolls back the journaled restore under the root (idempotent).
 fn rollback(root: &Root) -> Result<ImportReport> {
     let bar = progress::bar("rolling back");
-    let mut ex = Executor::new(root.path(), &*bar);
-    let r = ex.rollback()?;
+    let mut ex = Executor::new(root.path(), &*bar).action(Step::Database, DatabaseStep);
+    let mut r = ex.rollback()?;
+    // The executor undoes the files before the database; a directory the
+    // restore created that then still held the database files was left
+    // in place. Once more, now that they are gone (idempotent).
+    let again = ex.rollback()?;
+    r.removed += again.removed;
+    r.restored += again.restored;
+    r.directories += again.directories;
+    r.warnings = again.warnings;
     drop(ex);
     drop(bar);
     let mut report = ImportReport {
@@ -704,7 +728,10 @@ pub fn render(r: &ImportReport) -> String {
         };
         let _ = writeln!(s, "{title}");
         for (i, l) in r.steps.iter().enumerate() {
-            let time = l.seconds.map(|t| format!(" [{t:.1} s]")).unwrap_or_default();
+            let time = l
+                .seconds
+                .map(|t| format!(" [{t:.1} s]"))
+                .unwrap_or_default();
             let _ = writeln!(
                 s,
                 "  {}. {:<10} {}: {}{time}",
@@ -728,4 +755,108 @@ pub fn render(r: &ImportReport) -> String {
         let _ = writeln!(s, "restore of {} complete", r.root.display());
     }
     s
+}
+
+/// The database step: the db layer's native restore from the dump the files
+/// step extracted, all tables exactly as dumped. SQLite files it replaces
+/// are first copied into the journal so that rollback can put them back.
+struct DatabaseStep;
+
+const DB_BACKUP: &str = "db-backup";
+
+impl DatabaseStep {
+    fn sqlite_dir(root: &Path) -> Result<Option<PathBuf>> {
+        Ok(match crate::db::cfgloc::locate(root)? {
+            crate::db::cfgloc::Location::Sqlite(dir) => Some(dir),
+            _ => None,
+        })
+    }
+
+    /// Copies the existing `*.sqlite` once (a resumed run keeps the first copy).
+    fn backup(dir: &Path, journal: &Path) -> Result<()> {
+        use crate::error::IoContext;
+        let done = journal.join(DB_BACKUP);
+        if done.exists() {
+            return Ok(());
+        }
+        let tmp = journal.join(format!("{DB_BACKUP}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).at(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp).at(&tmp)?;
+        for name in sqlite_files(dir)? {
+            let from = dir.join(&name);
+            std::fs::copy(&from, tmp.join(&name)).at(&from)?;
+        }
+        std::fs::rename(&tmp, &done).at(&done)
+    }
+}
+
+fn sqlite_files(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+    use crate::error::IoContext;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.at(dir)?;
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(".sqlite") && e.file_type().at(dir)?.is_file() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl restore::StepAction for DatabaseStep {
+    fn run(&mut self, root: &Path) -> Result<String> {
+        let journal = Journal::default_dir(root);
+        let dump = journal.join("db");
+        if !dump.is_dir() {
+            return Err(Error::Refused(format!(
+                "{}: the files step extracted no database dump",
+                dump.display()
+            )));
+        }
+        if let Some(dir) = Self::sqlite_dir(root)? {
+            Self::backup(&dir, &journal)?;
+        }
+        let opts = crate::db::RestoreOptions {
+            all: true,
+            exact: true,
+        };
+        let stats = crate::db::restore_from_dir(root, &dump, &opts)?;
+        let rows: u64 = stats.tables.iter().map(|t| t.rows).sum();
+        Ok(format!(
+            "{} tables, {rows} rows restored ({})",
+            stats.tables.len(),
+            stats.method
+        ))
+    }
+
+    fn undo(&mut self, root: &Path) -> Result<String> {
+        use crate::error::IoContext;
+        let Some(dir) = Self::sqlite_dir(root)? else {
+            return Ok("the database is on a server: not rolled back".into());
+        };
+        let backup = Journal::default_dir(root).join(DB_BACKUP);
+        if !backup.is_dir() {
+            return Ok("no database change to undo".into());
+        }
+        let kept = sqlite_files(&backup)?;
+        for name in sqlite_files(&dir)? {
+            if !kept.contains(&name) {
+                let p = dir.join(&name);
+                std::fs::remove_file(&p).at(&p)?;
+            }
+        }
+        for name in &kept {
+            let from = backup.join(name);
+            std::fs::copy(&from, dir.join(name)).at(&from)?;
+        }
+        Ok(format!("{} SQLite tables put back", kept.len()))
+    }
 }

@@ -42,7 +42,8 @@ pub fn elf(machine: u16) -> Vec<u8> {
 }
 
 pub const UBUNTU: &str = "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
-pub const ROCKY: &str = "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n";
+pub const ROCKY: &str =
+    "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n";
 
 /// A directory tree under /var/tmp (xattrs need a real filesystem).
 pub struct Tree {
@@ -145,7 +146,10 @@ pub fn source_mn() -> Tree {
         .file("etc/group", "root:x:0:\nxcatgrp:x:1002:\n")
         .file("etc/hosts", "127.0.0.1 localhost\n10.0.0.1 mn01\n")
         .file("etc/xCATMN", "")
-        .file("etc/xcat/ca/private/ca-key.pem", "-----BEGIN PRIVATE KEY-----\n")
+        .file(
+            "etc/xcat/ca/private/ca-key.pem",
+            "-----BEGIN PRIVATE KEY-----\n",
+        )
         .mode("etc/xcat/ca/private/ca-key.pem", 0o600)
         .owner("etc/xcat/ca/private/ca-key.pem", 1001, 1002)
         .file("etc/xcat/cert/server-cert.pem", "cert\n")
