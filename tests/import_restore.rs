@@ -42,6 +42,16 @@ fn restore_reproduces_every_member_with_owners_by_name() {
         (meta.uid(), meta.gid(), meta.mode() & 0o7777),
         (2001, 2002, 0o600)
     );
+    // xattr values holding newlines travel as LIBARCHIVE.xattr (base64)
+    let cert = new.path("etc/xcat/cert/server-cert.pem");
+    assert_eq!(
+        xattr::get(&cert, "user.note=with%odd name").unwrap(),
+        Some(b"line one\nline two\n".to_vec())
+    );
+    assert_eq!(
+        xattr::get(&cert, "user.origin").unwrap(),
+        Some(b"mn01".to_vec())
+    );
     // hardlink structure kept
     let a = std::fs::metadata(new.path("install/custom/netboot/compute.pkglist")).unwrap();
     let b = std::fs::metadata(new.path("install/custom/netboot/compute.pkglist.link")).unwrap();

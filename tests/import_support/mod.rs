@@ -154,6 +154,11 @@ pub fn source_mn() -> Tree {
         .owner("etc/xcat/ca/private/ca-key.pem", 1001, 1002)
         .file("etc/xcat/cert/server-cert.pem", "cert\n")
         .xattr("etc/xcat/cert/server-cert.pem", "user.origin", b"mn01")
+        .xattr(
+            "etc/xcat/cert/server-cert.pem",
+            "user.note=with%odd name",
+            b"line one\nline two\n",
+        )
         .file("root/.ssh/id_rsa", "PRIVATE\n")
         .mode("root/.ssh/id_rsa", 0o600)
         .mode("root/.ssh", 0o700)
