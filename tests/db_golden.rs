@@ -9,7 +9,12 @@ use xcatport::db::{self, schema, DumpOptions, RestoreOptions};
 fn samples() -> PathBuf {
     std::env::var_os("XCATPORT_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/xcat-samples"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/xcat-samples"
+            ))
+        })
 }
 
 /// Parses the sample's table print: `# cols` then `"v" | NULL | 1` lines,

@@ -257,7 +257,12 @@ fn server_root(cfgloc: &str) -> tempfile::TempDir {
 fn samples() -> PathBuf {
     std::env::var_os("XCATPORT_SAMPLES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/xcat-samples"))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/xcat-samples"
+            ))
+        })
 }
 
 /// Files with their lines sorted: the same rows in any order.

@@ -540,7 +540,7 @@ fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
         codec: snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
         split: snapshot::volume::Split::None,
         source: facts(),
-        rpms: Vec::new(),
+        repos: Vec::new(),
     };
     let err = snapshot::write_snapshot(
         staging.path(),

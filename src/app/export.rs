@@ -2,10 +2,12 @@
 //! finalize, then a one-screen summary (or JSON).
 
 use crate::cli::ExportArgs;
+use crate::db::DumpOptions;
+use crate::mn::packages::PackageFormat;
 use crate::mn::{MnFacts, Root};
 use crate::plan::{self, Plan, Profile, Rules, Vars};
 use crate::snapshot::volume::{self, Split};
-use crate::snapshot::{self, Codec, DbDumpSource, NoDatabase, SourceFacts, Verified};
+use crate::snapshot::{self, Codec, DbDumpSource, LiveDb, SourceFacts, Verified};
 use crate::target::{self, Target};
 use crate::{progress, Error, Result};
 use std::path::{Path, PathBuf};
@@ -30,15 +32,13 @@ pub struct Outcome {
 
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ExportArgs) -> Result<()> {
-    // TODO(merge): the db layer's dump of the MN's database.
     let root = Root::open(&args.common.root)?;
-    let facts = MnFacts::probe(&root)?;
-    let outcome = run_with(
-        args,
-        &mut NoDatabase,
-        SourceFacts::from(&facts),
-        &Vars::default(),
-    )?;
+    let mut facts = MnFacts::probe(&root)?;
+    let mut db = LiveDb::open(root.path(), &DumpOptions::default())?;
+    let vars = db.site_vars()?;
+    facts.installdir = vars.installdir.clone();
+    facts.tftpdir = vars.tftpdir.clone();
+    let outcome = run_with(args, &mut db, SourceFacts::from(&facts), &vars)?;
     if args.common.json {
         let text = serde_json::to_string_pretty(&outcome)
             .map_err(|e| Error::Refused(format!("cannot print JSON: {e}")))?;
@@ -88,22 +88,6 @@ pub fn run_with(
     if args.encrypt {
         return Err(Error::NotAvailable("--encrypt".into()));
     }
-    let mut rpms = Vec::new();
-    for r in &args.rpms {
-        if r.contains("://") && !r.starts_with("file://") {
-            return Err(Error::NotAvailable(format!(
-                "--rpms {r} (downloading repos)"
-            )));
-        }
-        let dir = PathBuf::from(r.trim_start_matches("file://"));
-        if !dir.is_dir() {
-            return Err(Error::Refused(format!(
-                "--rpms {}: not a directory",
-                dir.display()
-            )));
-        }
-        rpms.push(dir);
-    }
     let root = &args.common.root;
     let profile = Profile::load(&args.profile)?;
     let family = plan::family_of(root);
@@ -122,7 +106,13 @@ pub fn run_with(
         .and_then(|p| std::fs::metadata(p).ok())
         .map_or(0, |m| m.len());
     let (files, dirs, bytes) = plan.summary.totals();
-    let rpm_bytes: u64 = rpms.iter().map(|d| dir_bytes(d)).sum();
+    let repos = find_repos(root, &facts, vars, &args.rpms)?;
+    let rpm_bytes: u64 = repos
+        .iter()
+        .flat_map(|r| &r.files)
+        .filter_map(|f| std::fs::metadata(&f.source).ok())
+        .map(|m| m.len())
+        .sum();
     // Worst case: nothing compresses; tar headers 1 KiB per entry; 1 MiB of slack.
     let needed = bytes + rpm_bytes + (files + dirs) * 1024 + binary_size + (1 << 20);
     let mut outcome = Outcome {
@@ -159,7 +149,7 @@ pub fn run_with(
         codec,
         split,
         source: facts,
-        rpms,
+        repos,
     };
     let staging = target.stage()?;
     let report = snapshot::write_snapshot(
@@ -179,12 +169,22 @@ pub fn run_with(
     Ok(outcome)
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.metadata().ok())
-        .filter(|m| m.is_file())
-        .map(|m| m.len())
-        .sum()
+/// The xCAT package repos of the MN plus `--rpms`, checked to hold the
+/// installed xCAT packages at their installed versions.
+fn find_repos(
+    root: &Path,
+    facts: &SourceFacts,
+    vars: &Vars,
+    rpms: &[String],
+) -> Result<Vec<crate::repo::Repo>> {
+    let format = if facts.package_manager == "apt" {
+        PackageFormat::Deb
+    } else {
+        PackageFormat::Rpm
+    };
+    let sources = crate::repo::Sources {
+        rpms: rpms.to_vec(),
+        installdir: vars.installdir.clone(),
+    };
+    crate::repo::find(&Root::open(root)?, format, &sources)
 }

@@ -6,4 +6,5 @@ pub mod imgexport;
 pub mod imgimport;
 pub mod import;
 pub mod mkfixture;
+pub mod reconfig;
 pub mod xcatdb;

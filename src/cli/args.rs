@@ -319,3 +319,49 @@ pub struct DocsArgs {
     #[arg(value_name = "DIR")]
     pub out: PathBuf,
 }
+
+/// xcatreconfig: retarget a restored MN to a new hostname and addresses.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "xcatreconfig",
+    version = crate::version::LONG,
+    disable_version_flag = true,
+    about = "Change the management node's hostname and IP addresses after a restore",
+    long_about = "Change the hostnames, domain, IP addresses and networks that a restored \
+xCAT management node's database and configuration refer to, with a dry-run diff, backups \
+and rollback through the same journal as xcatimport."
+)]
+pub struct ReconfigArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Print a diff of every table row and file that would change; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The MN's new hostname (short or fully qualified)
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Replace one IP address (repeatable)
+    #[arg(long = "ip", value_name = "OLD=NEW")]
+    pub ips: Vec<String>,
+    /// Move a network; node addresses keep their offset (repeatable)
+    #[arg(long = "network", value_name = "OLD_CIDR=NEW_CIDR")]
+    pub networks: Vec<String>,
+    /// The new DNS domain
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// CSV file of node,ip giving node addresses explicitly
+    #[arg(long, value_name = "FILE")]
+    pub map: Option<PathBuf>,
+    /// Undo the last reconfiguration from its journal
+    #[arg(long)]
+    pub rollback: bool,
+    /// Verbose output
+    #[arg(short = 'v', short_alias = 'V', long)]
+    pub verbose: bool,
+    /// Print version
+    #[arg(long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+}

@@ -14,6 +14,7 @@ pub fn commands() -> Vec<clap::Command> {
         super::ImgExportArgs::command(),
         super::ImgImportArgs::command(),
         super::DbArgs::command(),
+        super::ReconfigArgs::command(),
     ]
 }
 

@@ -109,17 +109,27 @@ fn split_list(text: &str) -> Vec<String> {
 
 /// `site.skiptables` from the database.
 fn site_skip_tables(backend: &mut dyn Backend) -> Result<Vec<String>> {
+    Ok(site_value(backend, "skiptables")?
+        .map(|v| split_list(&v))
+        .unwrap_or_default())
+}
+
+/// The value of `key` in the site table; rows with `disable` set to `1` or
+/// `yes` do not count, as in xCAT.
+pub fn site_value(backend: &mut dyn Backend, key: &str) -> Result<Option<String>> {
     let site = schema::table("site").ok_or_else(|| Error::Db("schema has no site table".into()))?;
-    let mut list = Vec::new();
+    let disable = site.column_index("disable");
+    let mut value = None;
     backend.dump_table(site, &mut |row| {
-        if row[0].as_deref() == Some("skiptables") {
-            if let Some(value) = &row[1] {
-                list = split_list(value);
-            }
+        let disabled = disable
+            .and_then(|i| row.get(i).cloned().flatten())
+            .is_some_and(|d| matches!(d.trim().to_ascii_lowercase().as_str(), "1" | "yes"));
+        if !disabled && row.first().and_then(|k| k.as_deref()) == Some(key) {
+            value = row.get(1).cloned().flatten();
         }
         Ok(())
     })?;
-    Ok(list)
+    Ok(value)
 }
 
 /// `site` first, then by name: later tables may depend on site values.
@@ -128,7 +138,7 @@ fn xcat_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 /// The tables a dump writes, in order, and what it skips.
-fn dump_plan(
+pub fn dump_plan(
     backend: &mut dyn Backend,
     opts: &DumpOptions,
 ) -> Result<(Vec<&'static Table>, DumpStats)> {

@@ -1,9 +1,10 @@
 //! Where the database dump comes from. The writer asks a [`DbDumpSource`] for
 //! each table's tabdump CSV and stores it as `.xcatport/db/<table>.csv`.
 //!
-//! TODO(merge): the db layer's backends (sqlite, PostgreSQL, MySQL,
-//! xcat-commands) implement this trait; [`DirDump`] reads an existing dump
-//! directory (e.g. from `xcatdb dump -p DIR`) and [`NoDatabase`] has none.
+//! [`LiveDb`] dumps the MN's own database through the db layer's backend
+//! (SQLite, PostgreSQL, MySQL/MariaDB, with dumpxCATdb's skip rules);
+//! [`DirDump`] reads an existing dump directory (e.g. from `xcatdb dump -p
+//! DIR`) and [`NoDatabase`] has none.
 
 use crate::error::IoContext;
 use crate::{Error, Result};
@@ -18,6 +19,55 @@ pub trait DbDumpSource {
     fn tables(&mut self) -> Result<Vec<String>>;
     /// Writes one table's CSV (tabdump format) to `out`.
     fn dump_table(&mut self, table: &str, out: &mut dyn Write) -> Result<()>;
+}
+
+/// The MN's database, dumped table by table as `dumpxCATdb` would.
+pub struct LiveDb {
+    backend: Box<dyn crate::db::Backend>,
+    tables: Vec<&'static crate::db::schema::Table>,
+}
+
+impl LiveDb {
+    /// Opens the database of the MN under `root` (cfgloc or SQLite) and
+    /// decides which tables go into the dump.
+    pub fn open(root: &std::path::Path, opts: &crate::db::DumpOptions) -> Result<LiveDb> {
+        let mut backend = crate::db::open(root)?;
+        let (tables, _) = crate::db::dump::dump_plan(backend.as_mut(), opts)?;
+        Ok(LiveDb { backend, tables })
+    }
+
+    /// `site.installdir` and `site.tftpdir`, xCAT's defaults where unset.
+    pub fn site_vars(&mut self) -> Result<crate::plan::Vars> {
+        let mut vars = crate::plan::Vars::default();
+        let backend = self.backend.as_mut();
+        if let Some(v) =
+            crate::db::dump::site_value(backend, "installdir")?.filter(|v| !v.is_empty())
+        {
+            vars.installdir = v;
+        }
+        if let Some(v) = crate::db::dump::site_value(backend, "tftpdir")?.filter(|v| !v.is_empty())
+        {
+            vars.tftpdir = v;
+        }
+        Ok(vars)
+    }
+}
+
+impl DbDumpSource for LiveDb {
+    fn describe(&self) -> String {
+        self.backend.describe()
+    }
+
+    fn tables(&mut self) -> Result<Vec<String>> {
+        Ok(self.tables.iter().map(|t| t.name.clone()).collect())
+    }
+
+    fn dump_table(&mut self, table: &str, out: &mut dyn Write) -> Result<()> {
+        let schema = crate::db::schema::table(table)
+            .ok_or_else(|| Error::Db(format!("{table}: not an xCAT table")))?;
+        crate::db::dump::write_table(self.backend.as_mut(), schema, out)?;
+        Ok(())
+    }
 }
 
 /// No database (a plain file tree, or `--skip-db` style exports).

@@ -19,7 +19,7 @@ pub mod volume;
 pub mod writer;
 
 pub use compress::Codec;
-pub use db::{DbDumpSource, DirDump, NoDatabase};
+pub use db::{DbDumpSource, DirDump, LiveDb, NoDatabase};
 pub use manifest::{FileRecord, ManifestHead, SourceFacts, VolumeRecord};
 pub use verify::{verify, Verified};
 pub use writer::{write_snapshot, WriteOptions, WriteReport};

@@ -19,7 +19,7 @@ use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::{self, Seek};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// How to write.
 #[derive(Debug, Clone)]
@@ -27,8 +27,8 @@ pub struct WriteOptions {
     pub codec: Codec,
     pub split: Split,
     pub source: SourceFacts,
-    /// Local package repo directories to put into xcat-rpms.tar.
-    pub rpms: Vec<PathBuf>,
+    /// The package repos to put into xcat-rpms.tar.
+    pub repos: Vec<crate::repo::Repo>,
 }
 
 /// What was written.
@@ -54,7 +54,7 @@ pub fn write_snapshot(
         copy_binary(import_binary, &dir.join(IMPORT_BINARY))?,
     ));
 
-    let (rpm_volumes, packages) = write_rpms(dir, &opts.rpms, opts.split)?;
+    let (rpm_volumes, packages) = write_rpms(dir, &opts.repos, opts.split)?;
     listed.extend(
         rpm_volumes
             .iter()
@@ -124,40 +124,30 @@ fn copy_binary(from: &Path, to: &Path) -> Result<String> {
     Ok(sha)
 }
 
-/// TODO(packages): find the MN's repos and check installed versions; for now
-/// the tar holds the `--rpms` directories given, and the manifest says so.
+/// Writes `xcat-rpms.tar`: the package repos the MN's xCAT came from (found
+/// and checked against the installed versions by [`crate::repo::find`]).
 fn write_rpms(
     dir: &Path,
-    rpms: &[PathBuf],
+    repos: &[crate::repo::Repo],
     split: Split,
 ) -> Result<(Vec<manifest::VolumeRecord>, PackagesRecord)> {
-    let vw = VolumeWriter::new(dir, RPMS, split);
-    let failed = vw.failed_path();
-    let mut tar = tar::Builder::new(vw);
-    tar.follow_symlinks(false);
-    for repo in rpms {
-        let name = repo
-            .file_name()
-            .map_or_else(|| "repo".to_string(), |n| n.to_string_lossy().into_owned());
-        tar.append_dir_all(format!("repos/{name}"), repo)
-            .map_err(|e| classify(e, Some(&failed), repo))?;
-    }
-    let vw = tar
-        .into_inner()
-        .map_err(|e| classify(e, Some(&failed), &dir.join(RPMS)))?;
+    let mut vw = VolumeWriter::new(dir, RPMS, split);
+    crate::repo::pack(repos, &mut vw)?;
     let volumes = vw.finish()?;
-    let packages = if rpms.is_empty() {
+    let packages = if repos.is_empty() {
         PackagesRecord {
             collected: false,
-            note: "no package repos collected: configure the xCAT repos on the new MN before xcatimport".into(),
+            note: "no xCAT package repos found on the MN: configure the xCAT repos on the new MN, or restore with --skip-packages".into(),
         }
     } else {
+        let count: usize = repos.iter().map(|r| r.packages.len()).sum();
         PackagesRecord {
             collected: true,
             note: format!(
-                "repos from {}",
-                rpms.iter()
-                    .map(|p| p.display().to_string())
+                "{count} packages in repos {}",
+                repos
+                    .iter()
+                    .map(|r| format!("{} ({})", r.name, r.found_in))
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
