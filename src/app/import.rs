@@ -14,6 +14,7 @@
 use crate::cli::ImportArgs;
 use crate::mn::{Arch, Family, MnFacts, RelPath, Root, XcatVersion};
 use crate::plan::report::human;
+use crate::restore::meta::{apply_dir_meta, DirMeta};
 use crate::restore::steps::{Action, RestoreOptions};
 use crate::restore::{self, Executor, Journal, Outcome, RestorePlan, Step};
 use crate::snapshot::{self, ManifestHead, Verified, MANIFEST};
@@ -821,14 +822,24 @@ impl restore::StepAction for DatabaseStep {
                 dump.display()
             )));
         }
-        if let Some(dir) = Self::sqlite_dir(root)? {
-            Self::backup(&dir, &journal)?;
+        let sqlite = Self::sqlite_dir(root)?;
+        if let Some(dir) = &sqlite {
+            Self::backup(dir, &journal)?;
         }
+        // The directory as the files step restored it: writing the tables
+        // must not leave it with today's mtime.
+        let saved = match &sqlite {
+            Some(dir) if dir.is_dir() => Some(DirMeta::read(dir)?),
+            _ => None,
+        };
         let opts = crate::db::RestoreOptions {
             all: true,
             exact: true,
         };
         let stats = crate::db::restore_from_dir(root, &dump, &opts)?;
+        if let (Some(dir), Some(saved)) = (&sqlite, &saved) {
+            apply_dir_meta(dir, saved)?;
+        }
         let rows: u64 = stats.tables.iter().map(|t| t.rows).sum();
         Ok(format!(
             "{} tables, {rows} rows restored ({})",

@@ -352,10 +352,30 @@ pub fn without_journal(mut l: BTreeMap<PathBuf, Listed>) -> BTreeMap<PathBuf, Li
 /// are not snapshot members keep their own (creation) mtimes.
 pub fn comparable(l: BTreeMap<PathBuf, Listed>, members: &[PathBuf]) -> BTreeMap<PathBuf, Listed> {
     let mut l = without_journal(l);
+    // SQLite files carry change counters; the databases are compared by dump.
+    l.retain(|p, _| p.extension().is_none_or(|x| x != "sqlite"));
     for (p, v) in l.iter_mut() {
         if !members.contains(p) {
             v.mtime = 0;
         }
     }
     l
+}
+
+/// The database under `root` as tabdump CSV text, table by table.
+pub fn db_dump(root: &Path) -> BTreeMap<String, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = xcatport::db::DumpOptions {
+        all: true,
+        skip_tables: None,
+    };
+    xcatport::db::dump_to_dir(root, dir.path(), &opts).unwrap();
+    std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect()
 }
