@@ -353,7 +353,7 @@ pub fn without_journal(mut l: BTreeMap<PathBuf, Listed>) -> BTreeMap<PathBuf, Li
 pub fn comparable(l: BTreeMap<PathBuf, Listed>, members: &[PathBuf]) -> BTreeMap<PathBuf, Listed> {
     let mut l = without_journal(l);
     // SQLite files carry change counters; the databases are compared by dump.
-    l.retain(|p, _| p.extension().is_none_or(|x| x != "sqlite"));
+    l.retain(|p, _| p.extension().map_or(true, |x| x != "sqlite"));
     for (p, v) in l.iter_mut() {
         if !members.contains(p) {
             v.mtime = 0;
