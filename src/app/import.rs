@@ -1,10 +1,873 @@
-//! The `import` command.
+//! The `xcatimport` command: preflight (every check, all problems at once,
+//! nothing changed) → plan → journaled steps, or `--verify`, `--dry-run`,
+//! `--resume`, `--rollback`; then a summary of what was restored and what
+//! the admin must still do (or the same as JSON).
+//!
+//! Whether every step that would run is available is decided before the
+//! journal exists, so an unavailable step stops the restore before it
+//! starts, never half-way.
+//!
+//! Test hook: `XCATPORT_TEST_FAIL_AFTER_ENTRIES=N` kills the process with
+//! SIGKILL just before the files step extracts entry N (0-based), leaving the
+//! journal exactly as a crash would. Only the files step reads it.
 
 use crate::cli::ImportArgs;
-use crate::{Error, Result};
+use crate::mn::{Arch, Family, MnFacts, RelPath, Root, XcatVersion};
+use crate::plan::report::human;
+use crate::restore::meta::{apply_dir_meta, DirMeta};
+use crate::restore::steps::{Action, RestoreOptions};
+use crate::restore::{self, Executor, Journal, Outcome, RestorePlan, Step};
+use crate::snapshot::{self, ManifestHead, Verified, MANIFEST};
+use crate::{progress, Error, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Environment variable of the files-step crash hook (tests only).
+pub const FAIL_AFTER_ENTRIES: &str = "XCATPORT_TEST_FAIL_AFTER_ENTRIES";
+
+/// One preflight check and how it ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One step as planned or as run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLine {
+    pub step: String,
+    /// `run`, `skip`, `done`, `skipped`, `already done`.
+    pub result: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<f64>,
+}
+
+/// What the command did (the `--json` output).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub source: PathBuf,
+    pub root: PathBuf,
+    /// `restore`, `resume`, `verify`, `dry-run`, `rollback`.
+    pub mode: String,
+    pub checks: Vec<Check>,
+    pub steps: Vec<StepLine>,
+    pub warnings: Vec<String>,
+    /// What the admin must still do.
+    pub todo: Vec<String>,
+}
 
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ImportArgs) -> Result<()> {
-    let _ = args;
-    Err(Error::NotAvailable("import".into()))
+    let root = Root::open(&args.common.root)?;
+    if args.rollback {
+        let report = rollback(&root)?;
+        return emit(args, &report);
+    }
+    let source = source_dir(args.source.as_deref())?;
+    let mode = if args.verify {
+        "verify"
+    } else if args.dry_run {
+        "dry-run"
+    } else if args.resume {
+        "resume"
+    } else {
+        "restore"
+    };
+    let pre = preflight(args, &root, &source);
+    let mut report = ImportReport {
+        source: source.clone(),
+        root: root.path().to_path_buf(),
+        mode: mode.to_string(),
+        checks: pre.checks.clone(),
+        steps: Vec::new(),
+        warnings: pre.warnings.clone(),
+        todo: Vec::new(),
+    };
+    let problems = pre.problems();
+    let plan = pre.head.as_ref().map(|h| plan_for(args, &root, h));
+    let missing = plan.as_ref().map(unavailable).unwrap_or_default();
+    if let (Some(plan), Some(head)) = (&plan, &pre.head) {
+        report.steps = planned_lines(plan, head);
+    }
+    if args.verify || args.dry_run {
+        let mut all = problems.clone();
+        if let Some(m) = &missing {
+            all.push(format!("not available yet: {m}"));
+        }
+        emit(args, &report)?;
+        return if problems.is_empty() {
+            match missing {
+                Some(m) => Err(Error::NotAvailable(m)),
+                None => Ok(()),
+            }
+        } else {
+            Err(Error::Refused(format!(
+                "preflight failed: {}",
+                all.join("; ")
+            )))
+        };
+    }
+    if !problems.is_empty() {
+        return Err(Error::Refused(format!(
+            "preflight failed, nothing was changed: {}",
+            problems.join("; ")
+        )));
+    }
+    if let Some(m) = missing {
+        return Err(Error::NotAvailable(m));
+    }
+    let (Some(plan), Some(verified)) = (plan, pre.verified) else {
+        return Err(Error::Refused(
+            "preflight failed, nothing was changed: the snapshot could not be read".into(),
+        ));
+    };
+    execute(args, &root, &plan, verified, &pre.checks, &mut report)?;
+    report.todo = todo(args, &root, &pre.head, &pre.facts);
+    emit(args, &report)
+}
+
+/// SOURCE, or the directory holding the running binary (the stick).
+fn source_dir(given: Option<&Path>) -> Result<PathBuf> {
+    let dir = match given {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let exe = std::env::current_exe()
+                .map_err(|e| Error::io("/proc/self/exe", e))?
+                .canonicalize()
+                .map_err(|e| Error::io("/proc/self/exe", e))?;
+            exe.parent()
+                .map(Path::to_path_buf)
+                .ok_or_else(|| Error::Refused(format!("{}: no parent", exe.display())))?
+        }
+    };
+    dir.canonicalize().map_err(|e| Error::io(&dir, e))
+}
+
+/// Everything preflight found.
+struct Preflight {
+    checks: Vec<Check>,
+    warnings: Vec<String>,
+    verified: Option<Verified>,
+    head: Option<ManifestHead>,
+    facts: Option<MnFacts>,
+}
+
+impl Preflight {
+    fn problems(&self) -> Vec<String> {
+        self.checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect()
+    }
+
+    fn pass(&mut self, name: &str, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name: name.into(),
+            ok: true,
+            detail: detail.into(),
+        });
+    }
+
+    fn fail(&mut self, name: &str, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name: name.into(),
+            ok: false,
+            detail: detail.into(),
+        });
+    }
+
+    /// A mismatch that `--force-distro` (or `--force`) turns into a warning.
+    fn forcible(&mut self, name: &str, forced: bool, flag: &str, detail: String) {
+        if forced {
+            self.warnings
+                .push(format!("{name}: {detail} (accepted by {flag})"));
+            self.pass(name, format!("{detail}; accepted by {flag}"));
+        } else {
+            self.fail(name, format!("{detail}; {flag} overrides"));
+        }
+    }
+}
+
+/// Every check, each recorded whether it passes or not; reads only.
+fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
+    let mut pre = Preflight {
+        checks: Vec::new(),
+        warnings: Vec::new(),
+        verified: None,
+        head: None,
+        facts: None,
+    };
+    match snapshot::verify(source) {
+        Ok(v) => {
+            let vols = v.data_volumes.len() + v.rpms_volumes.len();
+            pre.pass(
+                "snapshot",
+                format!("{vols} volume(s) match SHA256SUMS and MANIFEST.json"),
+            );
+            pre.head = Some(v.head.clone());
+            pre.verified = Some(v);
+        }
+        Err(e) => {
+            pre.fail("snapshot", e.to_string());
+            // The facts can still be compared when only a volume is bad.
+            pre.head = snapshot::manifest::read_head(&source.join(MANIFEST)).ok();
+        }
+    }
+    match MnFacts::probe(root) {
+        Ok(f) => pre.facts = Some(f),
+        Err(e) => pre.fail("target", e.to_string()),
+    }
+    if let (Some(head), Some(facts)) = (pre.head.clone(), pre.facts.clone()) {
+        check_distro(&mut pre, args, &head, &facts);
+        if !args.resume {
+            check_space(&mut pre, root, &head);
+            check_xcat(&mut pre, args, root, &head, &facts);
+        }
+    }
+    check_journal(&mut pre, args, root);
+    pre
+}
+
+fn check_distro(pre: &mut Preflight, args: &ImportArgs, head: &ManifestHead, facts: &MnFacts) {
+    let src = &head.source;
+    let family = Family::from_id(&src.distro_id);
+    let major = leading_number(&src.distro_version);
+    let here = &facts.distro;
+    match (family, major) {
+        (Some(f), Some(m)) if f == here.family && m == here.major => pre.pass(
+            "distro",
+            format!("{} {} matches the snapshot's {} {}", here.id, here.version, src.distro_id, src.distro_version),
+        ),
+        (Some(_), Some(_)) => pre.forcible(
+            "distro",
+            args.force_distro,
+            "--force-distro",
+            format!(
+                "the snapshot is from {} {} ({} family), this MN runs {} {} ({} family)",
+                src.distro_id,
+                src.distro_version,
+                family.map_or("?", Family::as_str),
+                here.id,
+                here.version,
+                here.family
+            ),
+        ),
+        _ => pre.forcible(
+            "distro",
+            args.force_distro,
+            "--force-distro",
+            format!(
+                "MANIFEST.json records distro {:?} version {:?}, which this xcatimport cannot compare",
+                src.distro_id, src.distro_version
+            ),
+        ),
+    }
+    match Arch::parse(&src.arch) {
+        Some(a) if a == facts.arch => pre.pass("arch", format!("{a} matches the snapshot")),
+        _ => pre.forcible(
+            "arch",
+            args.force_distro,
+            "--force-distro",
+            format!(
+                "the snapshot is from a {} MN, this MN is {}",
+                src.arch, facts.arch
+            ),
+        ),
+    }
+}
+
+fn leading_number(version: &str) -> Option<u32> {
+    let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// Room for the data: its content bytes plus a block per entry.
+fn needed_bytes(head: &ManifestHead) -> u64 {
+    head.data
+        .bytes_in
+        .saturating_add(head.data.entries.saturating_mul(4096))
+}
+
+fn check_space(pre: &mut Preflight, root: &Root, head: &ManifestHead) {
+    let needed = needed_bytes(head);
+    match crate::target::fs::inspect(root.path()) {
+        Ok(fs) if fs.free >= needed => pre.pass(
+            "space",
+            format!("{} free, about {} needed", human(fs.free), human(needed)),
+        ),
+        Ok(fs) => pre.fail(
+            "space",
+            format!(
+                "{}: only {} free, the snapshot's data needs about {}",
+                root.path().display(),
+                human(fs.free),
+                human(needed)
+            ),
+        ),
+        Err(e) => pre.fail("space", e.to_string()),
+    }
+}
+
+/// An installed xCAT or an existing xCAT database is refused unless
+/// `--force`; with `--skip-packages`/`--skip-db` the snapshot's own version
+/// is accepted (and its default database with it).
+fn check_xcat(
+    pre: &mut Preflight,
+    args: &ImportArgs,
+    root: &Root,
+    head: &ManifestHead,
+    facts: &MnFacts,
+) {
+    let wanted = head.source.xcat_version.as_deref().and_then(parse_version);
+    let mut accepted = false;
+    match (&facts.xcat, &wanted) {
+        (None, _) if args.skip_packages => pre.warnings.push(
+            "--skip-packages: xCAT is not installed here; only files and the database are restored"
+                .into(),
+        ),
+        (None, _) => {}
+        (Some(have), Some(want)) if args.skip_packages || args.skip_db => {
+            if have.version.same_release(want) {
+                accepted = true;
+                pre.pass(
+                    "xcat",
+                    format!(
+                        "xCAT {} installed ({}), the snapshot's version",
+                        have.version, have.source
+                    ),
+                );
+            } else {
+                pre.forcible(
+                    "xcat",
+                    args.force,
+                    "--force",
+                    format!(
+                        "xCAT {} is installed ({}), the snapshot is from xCAT {}",
+                        have.version, have.source, want
+                    ),
+                );
+                accepted = args.force;
+            }
+        }
+        (Some(have), None) if args.skip_packages || args.skip_db => {
+            accepted = true;
+            pre.warnings.push(format!(
+                "MANIFEST.json does not record the source's xCAT version; cannot check the installed xCAT {}",
+                have.version
+            ));
+        }
+        (Some(have), _) => {
+            pre.forcible(
+                "xcat",
+                args.force,
+                "--force",
+                format!(
+                    "xCAT {} is already installed here ({}); a restore would overwrite it",
+                    have.version, have.source
+                ),
+            );
+            accepted = args.force;
+        }
+    }
+    let dbs = existing_db(root);
+    if !dbs.is_empty() && !accepted {
+        pre.forcible(
+            "database",
+            args.force,
+            "--force",
+            format!("an xCAT database already exists here: {}", dbs.join(", ")),
+        );
+    }
+}
+
+fn parse_version(text: &str) -> Option<XcatVersion> {
+    XcatVersion::parse_number(text)
+        .or_else(|| XcatVersion::parse_package(text))
+        .or_else(|| XcatVersion::parse_lsxcatd(text))
+}
+
+/// `etc/xcat/cfgloc` and `etc/xcat/*.sqlite` present under the root.
+fn existing_db(root: &Root) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(dir) = RelPath::new("etc/xcat").and_then(|r| root.resolve(&r)) else {
+        return found;
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return found;
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n == "cfgloc" || n.ends_with(".sqlite"))
+        .collect();
+    names.sort();
+    for n in names {
+        found.push(format!("/etc/xcat/{n}"));
+    }
+    found
+}
+
+fn check_journal(pre: &mut Preflight, args: &ImportArgs, root: &Root) {
+    let dir = Journal::default_dir(root.path());
+    let exists = dir.join("journal.json").exists();
+    if args.resume {
+        match Journal::open(&dir) {
+            Ok(j) if j.is_rolled_back() => pre.fail(
+                "journal",
+                format!(
+                    "{}: that restore was rolled back; start a new one",
+                    dir.display()
+                ),
+            ),
+            Ok(j) if j.is_complete() => pre.fail(
+                "journal",
+                format!(
+                    "{}: that restore is finished; nothing to resume",
+                    dir.display()
+                ),
+            ),
+            Ok(_) => pre.pass(
+                "journal",
+                format!("resuming the restore recorded in {}", dir.display()),
+            ),
+            Err(e) => pre.fail("journal", e.to_string()),
+        }
+    } else if exists {
+        let detail = match Journal::open(&dir) {
+            Ok(j) if j.is_rolled_back() || j.is_complete() => format!(
+                "{}: the journal of an earlier {} restore is here; remove that directory to restore again",
+                dir.display(),
+                if j.is_rolled_back() { "rolled-back" } else { "finished" }
+            ),
+            _ => format!(
+                "{}: an unfinished restore is recorded here; run xcatimport --resume to continue it or --rollback to undo it",
+                dir.display()
+            ),
+        };
+        pre.fail("journal", detail);
+    }
+}
+
+/// The restore plan for these options and this snapshot.
+fn plan_for(args: &ImportArgs, root: &Root, head: &ManifestHead) -> RestorePlan {
+    let mut plan = restore::plan(&RestoreOptions {
+        skip_packages: args.skip_packages,
+        skip_db: args.skip_db,
+        no_regen: args.no_regen,
+        no_start: args.no_start,
+        live: root.is_host_root(),
+    });
+    for p in &mut plan.steps {
+        match p.step {
+            Step::Repos if args.skip_packages => {
+                p.action =
+                    Action::Skip("--skip-packages: no packages are installed from the stick".into())
+            }
+            Step::Database if p.action == Action::Run && head.database.is_empty() => {
+                p.action = Action::Skip("the snapshot carries no database dump".into())
+            }
+            _ => {}
+        }
+    }
+    plan
+}
+
+/// The steps the plan would run that this build cannot do yet, as one
+/// phrase, or None when every running step is available.
+fn unavailable(plan: &RestorePlan) -> Option<String> {
+    let missing: Vec<&str> = plan
+        .running()
+        .filter(|s| !matches!(s, Step::Preflight | Step::Files | Step::Database))
+        .map(Step::name)
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut hints = Vec::new();
+    if missing.iter().any(|s| *s == "repos" || *s == "packages") {
+        hints
+            .push("install xCAT at the snapshot's version yourself and rerun with --skip-packages");
+    }
+    if missing.contains(&"database") {
+        hints.push("--skip-db restores files only and leaves the dump in /var/lib/xcatport/db");
+    }
+    if missing
+        .iter()
+        .any(|s| matches!(*s, "quiesce" | "regenerate" | "services"))
+    {
+        hints.push("managing the daemons of a live xCAT (--no-regen, --no-start)");
+    }
+    Some(format!(
+        "the {} step{} ({})",
+        missing.join(", "),
+        if missing.len() > 1 { "s" } else { "" },
+        hints.join("; ")
+    ))
+}
+
+/// What each step would do, from the plan and the manifest.
+fn planned_lines(plan: &RestorePlan, head: &ManifestHead) -> Vec<StepLine> {
+    plan.steps
+        .iter()
+        .map(|p| {
+            let (result, detail) = match &p.action {
+                Action::Skip(why) => ("skip", why.clone()),
+                Action::Run => ("run", step_detail(p.step, head)),
+            };
+            StepLine {
+                step: p.step.name().to_string(),
+                result: result.to_string(),
+                detail,
+                seconds: None,
+            }
+        })
+        .collect()
+}
+
+fn step_detail(step: Step, head: &ManifestHead) -> String {
+    match step {
+        Step::Files => {
+            let (files, dirs, bytes) = head.plan.totals();
+            format!(
+                "extract {} entries ({files} files, {dirs} directories, {}) from {}; DB dump to /var/lib/xcatport/db",
+                head.data.entries,
+                human(bytes),
+                head.data.name
+            )
+        }
+        Step::Database => {
+            let tables: Vec<&str> = head.database.iter().map(|t| t.table.as_str()).collect();
+            format!("restore {} tables: {}", tables.len(), tables.join(", "))
+        }
+        Step::Repos | Step::Packages => format!("{} ({})", step.describe(), head.packages.note),
+        other => other.describe().to_string(),
+    }
+}
+
+fn execute(
+    args: &ImportArgs,
+    root: &Root,
+    plan: &RestorePlan,
+    verified: Verified,
+    checks: &[Check],
+    report: &mut ImportReport,
+) -> Result<()> {
+    let bar = progress::bar("restoring");
+    let mut ex =
+        Executor::new(root.path(), &*bar).data(move || snapshot::reader::open_data(&verified));
+    ex = ex.action(Step::Database, DatabaseStep);
+    for c in checks {
+        // Already run above, all passed: recorded so the journal counts them.
+        ex = ex.check(&c.name, |_| Ok(()));
+    }
+    if let Some(n) = fail_after_entries() {
+        ex = ex.entry_hook(move |index, _| {
+            if index >= n {
+                let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+    let result = if args.resume {
+        ex.resume(plan)
+    } else {
+        ex.run(plan)
+    };
+    drop(ex);
+    drop(bar);
+    let done = result.map_err(|e| stopped(e, root))?;
+    report.warnings.extend(done.warnings.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    report.steps = done
+        .steps
+        .iter()
+        // run() reports preflight itself, then again as already done
+        .filter(|s| seen.insert(s.step))
+        .map(|s| {
+            let (result, detail) = match &s.outcome {
+                Outcome::Done(d) => ("done", d.clone()),
+                Outcome::Skipped(why) => ("skipped", why.clone()),
+                Outcome::AlreadyDone => ("already done", "by the interrupted run".to_string()),
+            };
+            StepLine {
+                step: s.step.name().to_string(),
+                result: result.to_string(),
+                detail,
+                seconds: Some(s.elapsed.as_secs_f64()),
+            }
+        })
+        .collect();
+    Ok(())
+}
+
+fn fail_after_entries() -> Option<u64> {
+    std::env::var(FAIL_AFTER_ENTRIES).ok()?.parse().ok()
+}
+
+/// A failure after the journal exists: say how to go on.
+fn stopped(e: Error, root: &Root) -> Error {
+    let dir = Journal::default_dir(root.path());
+    if !dir.join("journal.json").exists() {
+        return e;
+    }
+    match e {
+        Error::NotAvailable(_) => e,
+        other => Error::Refused(format!(
+            "{other}; the restore stopped part-way and is recorded in {}: fix the cause and run xcatimport --resume, or undo it with --rollback",
+            dir.display()
+        )),
+    }
+}
+
+/// What the admin must still do after this restore.
+fn todo(
+    args: &ImportArgs,
+    root: &Root,
+    head: &Option<ManifestHead>,
+    facts: &Option<MnFacts>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(head) = head else { return out };
+    for m in head.plan.media.iter().filter(|m| m.excluded) {
+        out.push(format!(
+            "the {} profile left out the OS media {}: run copycds with the distro ISO",
+            head.profile, m.path
+        ));
+    }
+    let here = facts.as_ref().and_then(|f| f.hostname.clone());
+    if let Some(here) = here {
+        if !head.source.hostname.is_empty() && here != head.source.hostname {
+            out.push(format!(
+                "this MN is {here}, the snapshot is from {}: run xcatreconfig to change xCAT's hostname and addresses",
+                head.source.hostname
+            ));
+        }
+    }
+    if args.skip_db && !head.database.is_empty() {
+        out.push("--skip-db: the database dump is in /var/lib/xcatport/db; restore it with `xcatdb restore -p /var/lib/xcatport/db` when needed".into());
+    }
+    if !root.is_host_root() {
+        out.push(format!(
+            "restored under --root {}: no live xCAT there, so no daemons were stopped, regenerated or started",
+            root.path().display()
+        ));
+    } else if args.no_regen {
+        out.push("--no-regen: run makehosts, makenetworks, makedhcp -n, makedns -n, makeconservercf yourself".into());
+    }
+    out
+}
+
+/// Rolls back the journaled restore under the root (idempotent).
+fn rollback(root: &Root) -> Result<ImportReport> {
+    let bar = progress::bar("rolling back");
+    let mut ex = Executor::new(root.path(), &*bar).action(Step::Database, DatabaseStep);
+    let mut r = ex.rollback()?;
+    // The executor undoes the files before the database; a directory the
+    // restore created that then still held the database files was left
+    // in place. Once more, now that they are gone (idempotent).
+    let again = ex.rollback()?;
+    r.removed += again.removed;
+    r.restored += again.restored;
+    r.directories += again.directories;
+    r.warnings = again.warnings;
+    drop(ex);
+    drop(bar);
+    let mut report = ImportReport {
+        source: PathBuf::new(),
+        root: root.path().to_path_buf(),
+        mode: "rollback".into(),
+        checks: Vec::new(),
+        steps: vec![StepLine {
+            step: "files".into(),
+            result: "rolled back".into(),
+            detail: format!(
+                "{} replaced entries put back, {} created entries removed, {} created directories removed",
+                r.restored, r.removed, r.directories
+            ),
+            seconds: None,
+        }],
+        warnings: r.warnings,
+        todo: Vec::new(),
+    };
+    report.todo.push(format!(
+        "the journal stays in {} (it makes --rollback repeatable); remove it before a new restore",
+        Journal::default_dir(root.path()).display()
+    ));
+    Ok(report)
+}
+
+/// Prints the report as text or JSON.
+fn emit(args: &ImportArgs, report: &ImportReport) -> Result<()> {
+    if args.common.json {
+        let text = serde_json::to_string_pretty(report)
+            .map_err(|e| Error::Refused(format!("cannot print JSON: {e}")))?;
+        println!("{text}");
+        return Ok(());
+    }
+    print!("{}", render(report));
+    Ok(())
+}
+
+/// The text form of a report.
+pub fn render(r: &ImportReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    if !r.checks.is_empty() {
+        let _ = writeln!(s, "preflight ({}):", r.source.display());
+        for c in &r.checks {
+            let mark = if c.ok { "ok  " } else { "FAIL" };
+            let _ = writeln!(s, "  {mark} {:<9} {}", c.name, c.detail);
+        }
+    }
+    if !r.steps.is_empty() {
+        let title = match r.mode.as_str() {
+            "verify" | "dry-run" => "plan (nothing changed):",
+            _ => "steps:",
+        };
+        let _ = writeln!(s, "{title}");
+        for (i, l) in r.steps.iter().enumerate() {
+            let time = l
+                .seconds
+                .map(|t| format!(" [{t:.1} s]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  {}. {:<10} {}: {}{time}",
+                i + 1,
+                l.step,
+                l.result,
+                l.detail
+            );
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    if !r.todo.is_empty() {
+        let _ = writeln!(s, "still to do:");
+        for t in &r.todo {
+            let _ = writeln!(s, "  - {t}");
+        }
+    }
+    if r.mode == "restore" || r.mode == "resume" {
+        let _ = writeln!(s, "restore of {} complete", r.root.display());
+    }
+    s
+}
+
+/// The database step: the db layer's native restore from the dump the files
+/// step extracted, all tables exactly as dumped. SQLite files it replaces
+/// are first copied into the journal so that rollback can put them back.
+struct DatabaseStep;
+
+const DB_BACKUP: &str = "db-backup";
+
+impl DatabaseStep {
+    fn sqlite_dir(root: &Path) -> Result<Option<PathBuf>> {
+        Ok(match crate::db::cfgloc::locate(root)? {
+            crate::db::cfgloc::Location::Sqlite(dir) => Some(dir),
+            _ => None,
+        })
+    }
+
+    /// Copies the existing `*.sqlite` once (a resumed run keeps the first copy).
+    fn backup(dir: &Path, journal: &Path) -> Result<()> {
+        use crate::error::IoContext;
+        let done = journal.join(DB_BACKUP);
+        if done.exists() {
+            return Ok(());
+        }
+        let tmp = journal.join(format!("{DB_BACKUP}.tmp"));
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp).at(&tmp)?;
+        }
+        std::fs::create_dir_all(&tmp).at(&tmp)?;
+        for name in sqlite_files(dir)? {
+            let from = dir.join(&name);
+            std::fs::copy(&from, tmp.join(&name)).at(&from)?;
+        }
+        std::fs::rename(&tmp, &done).at(&done)
+    }
+}
+
+fn sqlite_files(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
+    use crate::error::IoContext;
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let e = e.at(dir)?;
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(".sqlite") && e.file_type().at(dir)?.is_file() {
+            out.push(name);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+impl restore::StepAction for DatabaseStep {
+    fn run(&mut self, root: &Path) -> Result<String> {
+        let journal = Journal::default_dir(root);
+        let dump = journal.join("db");
+        if !dump.is_dir() {
+            return Err(Error::Refused(format!(
+                "{}: the files step extracted no database dump",
+                dump.display()
+            )));
+        }
+        let sqlite = Self::sqlite_dir(root)?;
+        if let Some(dir) = &sqlite {
+            Self::backup(dir, &journal)?;
+        }
+        // The directory as the files step restored it: writing the tables
+        // must not leave it with today's mtime.
+        let saved = match &sqlite {
+            Some(dir) if dir.is_dir() => Some(DirMeta::read(dir)?),
+            _ => None,
+        };
+        let opts = crate::db::RestoreOptions {
+            all: true,
+            exact: true,
+        };
+        let stats = crate::db::restore_from_dir(root, &dump, &opts)?;
+        if let (Some(dir), Some(saved)) = (&sqlite, &saved) {
+            apply_dir_meta(dir, saved)?;
+        }
+        let rows: u64 = stats.tables.iter().map(|t| t.rows).sum();
+        Ok(format!(
+            "{} tables, {rows} rows restored ({})",
+            stats.tables.len(),
+            stats.method
+        ))
+    }
+
+    fn undo(&mut self, root: &Path) -> Result<String> {
+        use crate::error::IoContext;
+        let Some(dir) = Self::sqlite_dir(root)? else {
+            return Ok("the database is on a server: not rolled back".into());
+        };
+        let backup = Journal::default_dir(root).join(DB_BACKUP);
+        if !backup.is_dir() {
+            return Ok("no database change to undo".into());
+        }
+        let kept = sqlite_files(&backup)?;
+        for name in sqlite_files(&dir)? {
+            if !kept.contains(&name) {
+                let p = dir.join(&name);
+                std::fs::remove_file(&p).at(&p)?;
+            }
+        }
+        for name in &kept {
+            let from = backup.join(name);
+            std::fs::copy(&from, dir.join(name)).at(&from)?;
+        }
+        Ok(format!("{} SQLite tables put back", kept.len()))
+    }
 }

@@ -7,7 +7,6 @@
 //! re-reads what was written and is the only way to obtain a [`Verified`]
 //! snapshot, which [`reader`] turns back into a tar stream.
 
-pub mod accounts;
 pub mod compress;
 pub mod db;
 pub mod hash;

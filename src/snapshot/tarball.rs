@@ -3,9 +3,9 @@
 //! files, GNU long names (non-UTF-8 names kept byte for byte). Each file is
 //! hashed as it is read; nothing is read twice.
 
-use super::accounts::Names;
 use super::hash::HashingReader;
 use super::manifest::{FileRecord, Kind};
+use crate::mn::accounts::Accounts;
 use crate::plan::Entry;
 use std::collections::HashMap;
 use std::fs::File;
@@ -43,7 +43,7 @@ fn source_err(path: &Path, error: io::Error) -> io::Error {
 /// Writes plan entries and generated members into one tar stream.
 pub struct TarWriter<W: Write> {
     builder: tar::Builder<W>,
-    names: Names,
+    names: Accounts,
     /// (dev, ino) → first path and its record, only for files with several links.
     links: HashMap<(u64, u64), (PathBuf, Option<String>)>,
     /// Content bytes read from the source.
@@ -52,7 +52,7 @@ pub struct TarWriter<W: Write> {
 }
 
 impl<W: Write> TarWriter<W> {
-    pub fn new(out: W, names: Names) -> TarWriter<W> {
+    pub fn new(out: W, names: Accounts) -> TarWriter<W> {
         let mut builder = tar::Builder::new(out);
         builder.follow_symlinks(false);
         TarWriter {
@@ -156,10 +156,10 @@ impl<W: Write> TarWriter<W> {
         header.set_gid(u64::from(meta.gid()));
         // Names longer than the header field (32 bytes) stay numeric-only in the
         // tar; MANIFEST.json keeps them in full.
-        if let Some(user) = self.names.user(meta.uid()) {
+        if let Some(user) = self.names.user_name(meta.uid()) {
             let _ = header.set_username(user);
         }
-        if let Some(group) = self.names.group(meta.gid()) {
+        if let Some(group) = self.names.group_name(meta.gid()) {
             let _ = header.set_groupname(group);
         }
         header.set_mtime(meta.mtime().max(0) as u64);
@@ -180,8 +180,8 @@ impl<W: Write> TarWriter<W> {
             mode: format!("{:04o}", meta.mode() & 0o7777),
             uid: meta.uid(),
             gid: meta.gid(),
-            user: self.names.user(meta.uid()).map(str::to_string),
-            group: self.names.group(meta.gid()).map(str::to_string),
+            user: self.names.user_name(meta.uid()).map(str::to_string),
+            group: self.names.group_name(meta.gid()).map(str::to_string),
             mtime: meta.mtime(),
             link: None,
         }
@@ -198,7 +198,15 @@ impl<W: Write> TarWriter<W> {
         for name in names {
             let Some(text) = name.to_str() else { continue };
             if let Some(value) = xattr::get(path, &name).map_err(|e| source_err(path, e))? {
-                records.push((format!("SCHILY.xattr.{text}"), value));
+                // PAX readers (the tar crate's among them) split records at
+                // newlines, so such values travel base64-encoded in
+                // libarchive's form, which the restore reads.
+                if value.contains(&b'\n') {
+                    let key = format!("LIBARCHIVE.xattr.{}", percent_encode(name.as_bytes()));
+                    records.push((key, base64_encode(&value).into_bytes()));
+                } else {
+                    records.push((format!("SCHILY.xattr.{text}"), value));
+                }
             }
         }
         if records.is_empty() {
@@ -398,5 +406,50 @@ impl Read for SparseBody<'_> {
         self.left -= n as u64;
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+/// libarchive's xattr name escaping: `%XX` for `%`, `=` and bytes outside
+/// printable ASCII.
+fn percent_encode(name: &[u8]) -> String {
+    let mut out = String::with_capacity(name.len());
+    for &b in name {
+        if b == b'%' || b == b'=' || !(0x21..=0x7e).contains(&b) {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+/// Standard base64 without padding, as libarchive writes it.
+fn base64_encode(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let mut acc = 0u32;
+        for (i, b) in chunk.iter().enumerate() {
+            acc |= u32::from(*b) << (16 - 8 * i);
+        }
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((acc >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod xattr_encoding_tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_percent_encoding_match_libarchive() {
+        assert_eq!(base64_encode(b""), "");
+        assert_eq!(base64_encode(b"f"), "Zg");
+        assert_eq!(base64_encode(b"fo"), "Zm8");
+        assert_eq!(base64_encode(b"foo"), "Zm9v");
+        assert_eq!(base64_encode(b"a\nb\n"), "YQpiCg");
+        assert_eq!(percent_encode(b"user.a=b%c d"), "user.a%3Db%25c%20d");
     }
 }

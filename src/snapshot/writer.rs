@@ -2,7 +2,6 @@
 //! `xcatimport`, `xcat-rpms.tar`, `xcat-data.tar.*` (DB dump first, then the
 //! plan's entries), `MANIFEST.json`, `README.txt`, and `SHA256SUMS` last.
 
-use super::accounts::Names;
 use super::compress::Codec;
 use super::db::{check_table_name, DbDumpSource};
 use super::hash::{file_sha256, HashingWriter};
@@ -13,6 +12,7 @@ use super::tarball::{SourceError, TarWriter};
 use super::volume::{FailedPath, Split, VolumeWriter};
 use super::{sums, DATA_BASE, DB_DIR_IN_TAR, IMPORT_BINARY, MANIFEST, README, RPMS};
 use crate::error::IoContext;
+use crate::mn::accounts::Accounts;
 use crate::plan::{Plan, Section};
 use crate::progress::Progress;
 use crate::{Error, Result};
@@ -172,7 +172,7 @@ fn write_data(
         .codec
         .encoder(vw)
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
-    let names = Names::load(&plan.root)?;
+    let names = Accounts::load(&plan.root)?;
     let mut tar = TarWriter::new(enc, names);
 
     let tables = db.tables()?;
