@@ -70,3 +70,21 @@ fn unknown_distro_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!tmp.path().join("mn").exists());
 }
+
+#[test]
+fn bare_builds_a_fresh_distro_root_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("new-mn");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xcatport-mkfixture"))
+        .arg(&dir)
+        .arg("--bare")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("bare rhel root"), "{stdout}");
+    assert!(dir.join("etc/os-release").is_file());
+    assert!(dir.join("etc/passwd").is_file());
+    assert!(!dir.join("etc/xcat").exists(), "no xCAT on a bare root");
+    assert!(!dir.join("install").exists(), "no /install on a bare root");
+}

@@ -13,6 +13,16 @@ use crate::Result;
 pub fn run(args: &FixtureArgs) -> Result<()> {
     let spec = Spec::new(args.scale, Family::parse(&args.distro)?, args.seed);
     let started = Instant::now();
+    if args.bare {
+        fixture::build_bare(&args.dir, &spec)?;
+        println!(
+            "mkfixture: {}: bare {} root (os-release, accounts with other ids) in {:.2} s",
+            args.dir.display(),
+            spec.family.name(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     let report = fixture::build(&args.dir, &spec)?;
     println!(
         "{}",
