@@ -76,6 +76,11 @@ pub fn run(args: &ReconfigArgs) -> Result<()> {
     rep.commands = set.commands.clone();
     rep.live = live;
     rep.notes = set.notes.clone();
+    if let reconfig::cert::CertPlan::Todo(t) = &set.cert {
+        if !args.dry_run {
+            rep.notes.push(t.clone());
+        }
+    }
     if args.dry_run {
         rep.listing = Some(listing::render(&set));
         return emit(args, &rep);

@@ -116,7 +116,7 @@ pub fn apply(root: &Root, set: &ChangeSet, live: bool) -> Result<Applied> {
             }
             format!("new server certificate for {fqdn} issued by the kept CA")
         }
-        CertPlan::Todo(t) => format!("left to the admin: {t}"),
+        CertPlan::Todo(_) => "left to the admin (see the notes)".to_string(),
         CertPlan::Keep(why) => format!("unchanged: {why}"),
     };
     finish(&mut journal, root, "certificate", &detail, &mut done)?;

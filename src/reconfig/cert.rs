@@ -82,7 +82,13 @@ pub fn plan(root: &Root, old_names: &[String], fqdn: &str, short: &str) -> Resul
     };
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        let first = err.lines().next().unwrap_or("").trim();
+        // openssl names the host path; the MN path says the same, root-free.
+        let first = err
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .replace(&cert.display().to_string(), &format!("/{SERVER_CERT}"));
         return Ok(CertPlan::Todo(todo_text(
             &format!("/{SERVER_CERT} cannot be read by openssl ({first})"),
             fqdn,

@@ -89,9 +89,6 @@ pub fn plan(root: &Root, req: &Request) -> Result<ChangeSet> {
         _ => CertPlan::Keep("the MN's name does not change".into()),
     };
     let commands = commands(&identity, &rw, &tables, &files);
-    if let CertPlan::Todo(t) = &cert {
-        notes.push(t.clone());
-    }
     if identity.old_fqdn != identity.new_fqdn {
         if let Some(new) = &identity.new_fqdn {
             notes.push(format!(
