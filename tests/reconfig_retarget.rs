@@ -37,7 +37,11 @@ fn dump(root: &Path) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for e in std::fs::read_dir(out.path()).unwrap() {
         let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().trim_end_matches(".csv").to_string();
+        let name = e
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".csv")
+            .to_string();
         m.insert(name, std::fs::read_to_string(e.path()).unwrap());
     }
     m
@@ -66,8 +70,16 @@ const RETARGET: &[&str] = &[
 fn line_diff(before: &str, after: &str) -> (Vec<String>, Vec<String>) {
     let b: Vec<&str> = before.lines().collect();
     let a: Vec<&str> = after.lines().collect();
-    let removed = b.iter().filter(|l| !a.contains(l)).map(|s| s.to_string()).collect();
-    let added = a.iter().filter(|l| !b.contains(l)).map(|s| s.to_string()).collect();
+    let removed = b
+        .iter()
+        .filter(|l| !a.contains(l))
+        .map(|s| s.to_string())
+        .collect();
+    let added = a
+        .iter()
+        .filter(|l| !b.contains(l))
+        .map(|s| s.to_string())
+        .collect();
     (removed, added)
 }
 
@@ -79,13 +91,27 @@ fn retarget_changes_exactly_the_expected_rows() {
     let out = run(&root, RETARGET);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("  database     48 rows changed in 7 tables"), "{stdout}");
+    assert!(
+        stdout.contains("  database     48 rows changed in 7 tables"),
+        "{stdout}"
+    );
     assert!(stdout.contains(
         "make commands (to run on the live MN): makehosts; makedns -n; makedhcp -n; makedhcp -a; makeconservercf"
     ));
     let after = dump(&root);
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
-    let changed = ["hosts", "litetree", "networks", "noderes", "policy", "site", "statelite"];
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    let changed = [
+        "hosts",
+        "litetree",
+        "networks",
+        "noderes",
+        "policy",
+        "site",
+        "statelite",
+    ];
     for (t, b) in &before {
         if !changed.contains(&t.as_str()) {
             assert_eq!(b, &after[t], "table {t} must not change");
@@ -94,7 +120,9 @@ fn retarget_changes_exactly_the_expected_rows() {
     // hosts: every node moves by offset into the new network and domain
     let mut hosts = String::from("#node,ip,hostnames,otherinterfaces,comments,disable\n");
     for i in 1..=20 {
-        hosts.push_str(&format!("\"n{i:02}\",\"172.20.1.{i}\",\"n{i:02}.site.example.org\",,,\n"));
+        hosts.push_str(&format!(
+            "\"n{i:02}\",\"172.20.1.{i}\",\"n{i:02}.site.example.org\",,,\n"
+        ));
     }
     assert_eq!(after["hosts"], hosts);
     // noderes: the xcatmaster column, every row, nothing else
@@ -174,9 +202,19 @@ fn retarget_changes_exactly_the_expected_files() {
     ];
     // directories whose entries were replaced get a new mtime
     let dirs = ["etc", "etc/dhcp", "var/lib/dhcpd", "var/named", "etc/xcat"];
-    let tables = ["hosts", "litetree", "networks", "noderes", "policy", "site", "statelite"];
+    let tables = [
+        "hosts",
+        "litetree",
+        "networks",
+        "noderes",
+        "policy",
+        "site",
+        "statelite",
+    ];
     for (path, line) in &before {
-        let table_file = tables.iter().any(|t| *path == format!("etc/xcat/{t}.sqlite"));
+        let table_file = tables
+            .iter()
+            .any(|t| *path == format!("etc/xcat/{t}.sqlite"));
         if rewritten.contains(&path.as_str())
             || dirs.contains(&path.as_str())
             || table_file
@@ -210,14 +248,19 @@ fn retarget_changes_exactly_the_expected_files() {
     }
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
     assert_eq!(read("etc/hostname"), "mn02.site.example.org\n");
-    assert_eq!(read("etc/resolv.conf"), "search site.example.org\nnameserver 172.20.0.1\n");
+    assert_eq!(
+        read("etc/resolv.conf"),
+        "search site.example.org\nnameserver 172.20.0.1\n"
+    );
     assert_eq!(
         read("etc/chrony.conf"),
         "server 172.20.0.1 iburst\nallow 172.20.0.0/16\nlocal stratum 10\n"
     );
     let mut hosts = String::from("127.0.0.1   localhost localhost.localdomain\n::1         localhost localhost.localdomain\n172.20.0.1    mn02.site.example.org mn02\n");
     for i in 1..=20 {
-        hosts.push_str(&format!("172.20.1.{i}    n{i:02}.site.example.org n{i:02}\n"));
+        hosts.push_str(&format!(
+            "172.20.1.{i}    n{i:02}.site.example.org n{i:02}\n"
+        ));
     }
     assert_eq!(read("etc/hosts"), hosts);
     let dhcp = read("etc/dhcp/dhcpd.conf");
@@ -229,7 +272,10 @@ fn retarget_changes_exactly_the_expected_files() {
         "    range dynamic-bootp 172.20.200.1 172.20.200.254;",
         "  } # 172.20.0.0/255.255.0.0 subnet_end",
     ] {
-        assert!(dhcp.lines().any(|l| l == line), "dhcpd.conf lacks {line:?}:\n{dhcp}");
+        assert!(
+            dhcp.lines().any(|l| l == line),
+            "dhcpd.conf lacks {line:?}:\n{dhcp}"
+        );
     }
     assert!(!dhcp.contains("10.0."));
     let named = read("etc/named.conf");
@@ -249,15 +295,25 @@ fn dry_run_changes_nothing_and_lists_every_change() {
     let dir = build();
     let root = dir.path().join("mn");
     let before = listing(&root).unwrap();
-    let args: Vec<&str> = RETARGET.iter().map(|a| if *a == "--yes" { "--dry-run" } else { a }).collect();
+    let args: Vec<&str> = RETARGET
+        .iter()
+        .map(|a| if *a == "--yes" { "--dry-run" } else { a })
+        .collect();
     let out = run(&root, &args);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(listing(&root).unwrap(), before, "the dry run changed the root");
+    assert_eq!(
+        listing(&root).unwrap(),
+        before,
+        "the dry run changed the root"
+    );
     let s = text(&out.stdout);
-    assert!(s.starts_with(&format!(
-        "xcatreconfig --dry-run on {}: nothing changed; 48 rows and 9 files would change\n",
-        root.display()
-    )), "{s}");
+    assert!(
+        s.starts_with(&format!(
+            "xcatreconfig --dry-run on {}: nothing changed; 48 rows and 9 files would change\n",
+            root.display()
+        )),
+        "{s}"
+    );
     for chunk in [
         "# hostname mn01.cluster.example.com -> mn02.site.example.org\n",
         "# network 10.0.0.0/16 -> 172.20.0.0/16\n",
@@ -288,16 +344,24 @@ fn rollback_restores_the_original_byte_for_byte() {
         assert_eq!(dump(&root), db);
         let now = by_path(&root);
         let strip = |m: &BTreeMap<String, String>| -> Vec<String> {
-            m.iter().filter(|(p, _)| !journal_entry(p)).map(|(_, l)| l.clone()).collect()
+            m.iter()
+                .filter(|(p, _)| !journal_entry(p))
+                .map(|(_, l)| l.clone())
+                .collect()
         };
         assert_eq!(strip(&now), strip(&files));
     }
     let s = text(&run(&root, &["--rollback"]).stdout);
-    assert!(s.ends_with(&format!("rollback of {} complete\n", root.display())), "{s}");
+    assert!(
+        s.ends_with(&format!("rollback of {} complete\n", root.display())),
+        "{s}"
+    );
     // a new reconfiguration can start after a rollback
     let out = run(&root, RETARGET);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(root.join("var/lib/xcatport/reconfig.1/journal.json").is_file());
+    assert!(root
+        .join("var/lib/xcatport/reconfig.1/journal.json")
+        .is_file());
 }
 
 #[test]
@@ -308,7 +372,13 @@ fn map_file_gives_node_addresses_explicitly() {
     std::fs::write(&map, "#node,ip\nn01,172.20.9.1\n\"n02\",\"172.20.9.2\"\n").unwrap();
     let out = run(
         &root,
-        &["--yes", "--network", "10.0.0.0/16=172.20.0.0/16", "--map", map.to_str().unwrap()],
+        &[
+            "--yes",
+            "--network",
+            "10.0.0.0/16=172.20.0.0/16",
+            "--map",
+            map.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let hosts = &dump(&root)["hosts"];

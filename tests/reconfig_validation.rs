@@ -66,7 +66,11 @@ fn malformed_ip() {
 
 #[test]
 fn ip_without_equals() {
-    refused(&["--ip", "10.0.0.1"], 1, "--ip 10.0.0.1: expected OLD=NEW (two IPv4 addresses)");
+    refused(
+        &["--ip", "10.0.0.1"],
+        1,
+        "--ip 10.0.0.1: expected OLD=NEW (two IPv4 addresses)",
+    );
 }
 
 #[test]
@@ -188,43 +192,71 @@ fn hostname_outside_the_domain() {
 
 #[test]
 fn invalid_domain() {
-    refused(&["--domain", "site..org"], 1, "--domain site..org: not a valid domain name");
+    refused(
+        &["--domain", "site..org"],
+        1,
+        "--domain site..org: not a valid domain name",
+    );
 }
 
 #[test]
 fn nothing_to_change() {
-    refused(&[], 1, "nothing to change: give --hostname, --domain, --ip, --network or --map");
+    refused(
+        &[],
+        1,
+        "nothing to change: give --hostname, --domain, --ip, --network or --map",
+    );
 }
 
 #[test]
 fn map_with_a_bad_line() {
     let f = map_file("bad-line.csv", "n01,172.20.9.1\nn02;172.20.9.2\n");
-    refused(&["--map", &f], 1, &format!("{f}:2: expected node,ip, found \"n02;172.20.9.2\""));
+    refused(
+        &["--map", &f],
+        1,
+        &format!("{f}:2: expected node,ip, found \"n02;172.20.9.2\""),
+    );
 }
 
 #[test]
 fn map_with_a_bad_address() {
     let f = map_file("bad-ip.csv", "#node,ip\nn01,172.20.9\n");
-    refused(&["--map", &f], 1, &format!("{f}:2: \"172.20.9\" is not an IPv4 address"));
+    refused(
+        &["--map", &f],
+        1,
+        &format!("{f}:2: \"172.20.9\" is not an IPv4 address"),
+    );
 }
 
 #[test]
 fn map_with_an_unknown_node() {
     let f = map_file("unknown.csv", "n01,172.20.9.1\nn99,172.20.9.2\n");
-    refused(&["--map", &f], 1, &format!("{f}:2: node n99 is not in the nodelist table"));
+    refused(
+        &["--map", &f],
+        1,
+        &format!("{f}:2: node n99 is not in the nodelist table"),
+    );
 }
 
 #[test]
 fn map_with_a_node_twice() {
     let f = map_file("twice.csv", "n01,172.20.9.1\nn01,172.20.9.2\n");
-    refused(&["--map", &f], 1, &format!("{f}:2: node n01 is already mapped on line 1"));
+    refused(
+        &["--map", &f],
+        1,
+        &format!("{f}:2: node n01 is already mapped on line 1"),
+    );
 }
 
 #[test]
 fn map_missing() {
     let f = mn().dir.join("absent.csv");
     let f = f.to_str().unwrap();
-    refused(&["--map", f], 1, &format!("{f}: No such file or directory (os error 2)"));
+    refused(
+        &["--map", f],
+        1,
+        &format!("{f}: No such file or directory (os error 2)"),
+    );
 }
 
 #[test]

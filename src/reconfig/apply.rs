@@ -112,7 +112,14 @@ pub fn apply(root: &Root, set: &ChangeSet, live: bool) -> Result<Applied> {
                 ("server-cred.pem", cert::SERVER_CRED),
             ] {
                 let rel = RelPath::new(rel)?;
-                install(root, &mut journal, &rel, &rel, &work.join(name), &mut saved_dirs)?;
+                install(
+                    root,
+                    &mut journal,
+                    &rel,
+                    &rel,
+                    &work.join(name),
+                    &mut saved_dirs,
+                )?;
             }
             format!("new server certificate for {fqdn} issued by the kept CA")
         }

@@ -189,7 +189,9 @@ fn run_openssl(args: &[std::ffi::OsString]) -> Result<()> {
         return Err(Error::Command {
             command: format!(
                 "openssl {}",
-                args.first().map(|a| a.to_string_lossy()).unwrap_or_default()
+                args.first()
+                    .map(|a| a.to_string_lossy())
+                    .unwrap_or_default()
             ),
             detail: err.lines().next().unwrap_or("").trim().to_string(),
         });

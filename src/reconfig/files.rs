@@ -118,7 +118,11 @@ pub fn read_all(root: &Root, notes: &mut Vec<String>) -> Result<Vec<Source>> {
 /// The zone directory named.conf names, then xCAT's fallbacks.
 fn zone_dirs(root: &Root) -> Result<Vec<RelPath>> {
     let mut dirs = Vec::new();
-    for conf in ["etc/named.conf", "etc/bind/named.conf", "etc/bind/named.conf.options"] {
+    for conf in [
+        "etc/named.conf",
+        "etc/bind/named.conf",
+        "etc/bind/named.conf.options",
+    ] {
         let host = root.resolve(&RelPath::new(conf)?)?;
         if let Ok(text) = std::fs::read_to_string(&host) {
             if let Some(dir) = directory_option(&text) {

@@ -46,9 +46,7 @@ impl Net {
             len,
         };
         if net.addr != u32::from(ip) {
-            return Err(format!(
-                "{text} has host bits set; the network is {net}"
-            ));
+            return Err(format!("{text} has host bits set; the network is {net}"));
         }
         Ok(net)
     }
@@ -123,7 +121,15 @@ mod tests {
     #[test]
     fn parses_addresses_strictly() {
         assert_eq!(parse_ip("10.0.0.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
-        for bad in ["10.0.0", "10.0.0.256", "10.0.0.1.2", "a.b.c.d", "10..0.1", "1000.0.0.1", ""] {
+        for bad in [
+            "10.0.0",
+            "10.0.0.256",
+            "10.0.0.1.2",
+            "a.b.c.d",
+            "10..0.1",
+            "1000.0.0.1",
+            "",
+        ] {
             assert_eq!(parse_ip(bad), None, "{bad}");
         }
     }

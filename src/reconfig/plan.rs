@@ -237,7 +237,11 @@ fn network_rules(
             let known: Vec<String> = rows.iter().map(|(_, n)| n.to_string()).collect();
             return Err(Error::Refused(format!(
                 "{flag}: no row of the networks table is the network {old} (it has {})",
-                if known.is_empty() { "no rows".to_string() } else { known.join(", ") }
+                if known.is_empty() {
+                    "no rows".to_string()
+                } else {
+                    known.join(", ")
+                }
             )));
         };
         let moved = |n: &Net| req.networks.iter().any(|(o, _)| o == n);
@@ -266,7 +270,12 @@ fn scan(backend: &mut dyn Backend, sources: &[Source]) -> Result<Places> {
                 let Some(v) = v else { continue };
                 for f in addresses(v) {
                     places.entry(f.ip).or_insert_with(|| {
-                        format!("{} {} {}", table.name, key_text(table, &row), table.columns[i])
+                        format!(
+                            "{} {} {}",
+                            table.name,
+                            key_text(table, &row),
+                            table.columns[i]
+                        )
                     });
                 }
             }
@@ -298,7 +307,10 @@ fn explicit_ips(
                 "--ip {old}={new}: {old} appears nowhere in the database or the service files"
             )));
         }
-        out.insert(u32::from(*old), (u32::from(*new), format!("--ip {old}={new}")));
+        out.insert(
+            u32::from(*old),
+            (u32::from(*new), format!("--ip {old}={new}")),
+        );
     }
     if req.map.is_empty() {
         return Ok(out);
@@ -322,7 +334,10 @@ fn explicit_ips(
                 Error::format(
                     &file,
                     e.line,
-                    format!("node {} has no address in the hosts table to replace", e.node),
+                    format!(
+                        "node {} has no address in the hosts table to replace",
+                        e.node
+                    ),
                 )
             })?;
         if let Some((_, by)) = out.get(&u32::from(old)) {
@@ -335,7 +350,10 @@ fn explicit_ips(
         if old != e.ip {
             out.insert(
                 u32::from(old),
-                (u32::from(e.ip), format!("{}:{} (node {})", file.display(), e.line, e.node)),
+                (
+                    u32::from(e.ip),
+                    format!("{}:{} (node {})", file.display(), e.line, e.node),
+                ),
             );
         }
     }
@@ -349,8 +367,8 @@ fn column_values(
     key: &str,
     value: Option<&str>,
 ) -> Result<HashMap<String, Option<String>>> {
-    let t = schema::table(table)
-        .ok_or_else(|| Error::Db(format!("schema has no {table} table")))?;
+    let t =
+        schema::table(table).ok_or_else(|| Error::Db(format!("schema has no {table} table")))?;
     let k = t.column_index(key);
     let v = value.and_then(|c| t.column_index(c));
     let mut out = HashMap::new();

@@ -90,8 +90,9 @@ impl Request {
                     "--network {raw}: expected OLD_CIDR=NEW_CIDR (e.g. 10.0.0.0/16=172.20.0.0/16)"
                 ))
             })?;
-            let parse =
-                |t: &str| Net::parse_cidr(t).map_err(|why| refused(format!("--network {raw}: {why}")));
+            let parse = |t: &str| {
+                Net::parse_cidr(t).map_err(|why| refused(format!("--network {raw}: {why}")))
+            };
             let (old, new) = (parse(old)?, parse(new)?);
             if old == new {
                 return Err(refused(format!(
@@ -142,7 +143,9 @@ pub fn is_hostname(name: &str) -> bool {
         && name.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -171,9 +174,8 @@ pub fn read_map(file: &Path) -> Result<Vec<MapEntry>> {
             ));
         }
         let (node, ip) = (fields[0], fields[1]);
-        let ip = parse_ip(ip).ok_or_else(|| {
-            Error::format(file, number, format!("{ip:?} is not an IPv4 address"))
-        })?;
+        let ip = parse_ip(ip)
+            .ok_or_else(|| Error::format(file, number, format!("{ip:?} is not an IPv4 address")))?;
         if let Some(first) = by_node.get(node) {
             return Err(Error::format(
                 file,
@@ -229,9 +231,15 @@ mod tests {
         let r = parse_ips(&["10.0.0.1=172.20.0.1"]).unwrap();
         assert_eq!(r.ips.len(), 1);
         let e = parse_ips(&["10.0.0.1=1.1.1.1", "10.0.0.1=2.2.2.2"]).unwrap_err();
-        assert_eq!(e.to_string(), "--ip 10.0.0.1 is given twice: to 1.1.1.1 and to 2.2.2.2");
+        assert_eq!(
+            e.to_string(),
+            "--ip 10.0.0.1 is given twice: to 1.1.1.1 and to 2.2.2.2"
+        );
         let e = parse_ips(&["10.0.0.1"]).unwrap_err();
-        assert_eq!(e.to_string(), "--ip 10.0.0.1: expected OLD=NEW (two IPv4 addresses)");
+        assert_eq!(
+            e.to_string(),
+            "--ip 10.0.0.1: expected OLD=NEW (two IPv4 addresses)"
+        );
     }
 
     #[test]
@@ -244,6 +252,9 @@ mod tests {
         assert_eq!(m[1].line, 3);
         std::fs::write(&f, "n01,10.1.0.1\nn02\n").unwrap();
         let e = read_map(&f).unwrap_err().to_string();
-        assert_eq!(e, format!("{}:2: expected node,ip, found \"n02\"", f.display()));
+        assert_eq!(
+            e,
+            format!("{}:2: expected node,ip, found \"n02\"", f.display())
+        );
     }
 }

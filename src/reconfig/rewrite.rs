@@ -42,7 +42,8 @@ pub fn addresses(text: &str) -> Vec<Found> {
         if bytes[stop - 1] == b'.' {
             stop -= 1;
         }
-        let free_after = end >= bytes.len() || !(bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_');
+        let free_after =
+            end >= bytes.len() || !(bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_');
         if free_after {
             if let Some(ip) = parse_ip(&text[start..stop]) {
                 out.push(Found {
@@ -138,7 +139,10 @@ impl Rewriter {
                         }
                     }
                 }
-                if let Some(mask_end) = after.find(|c: char| !(c.is_ascii_digit() || c == '.')).or(Some(after.len())) {
+                if let Some(mask_end) = after
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .or(Some(after.len()))
+                {
                     if let Some(mask) = parse_ip(&after[..mask_end]) {
                         if let Some((old, new)) = self.moved(f.ip, None) {
                             if old.mask() == mask {
@@ -242,10 +246,9 @@ impl Rewriter {
         let mut addr = [0u8; 4];
         addr[..k].copy_from_slice(&octets);
         let addr = u32::from(Ipv4Addr::from(addr));
-        let (_, new) = self
-            .nets
-            .iter()
-            .find(|(old, new)| old.len as usize == 8 * k && new.len == old.len && old.addr == addr)?;
+        let (_, new) = self.nets.iter().find(|(old, new)| {
+            old.len as usize == 8 * k && new.len == old.len && old.addr == addr
+        })?;
         let new_octets = new.address().octets();
         let reversed: Vec<String> = new_octets[..k].iter().rev().map(u8::to_string).collect();
         let suffix = &body[body.len() - ".in-addr.arpa".len()..];
@@ -268,7 +271,13 @@ mod tests {
             nets: vec![(old, new)],
             ..Rewriter::default()
         };
-        for a in ["10.0.0.1", "10.0.1.1", "10.0.0.0", "10.0.200.1", "10.0.200.254"] {
+        for a in [
+            "10.0.0.1",
+            "10.0.1.1",
+            "10.0.0.0",
+            "10.0.200.1",
+            "10.0.200.254",
+        ] {
             r.ips.insert(ip(a), ip(a) - old.addr + new.addr);
         }
         for (o, n) in [
@@ -284,23 +293,30 @@ mod tests {
 
     #[test]
     fn finds_addresses_by_shape_only() {
-        let f: Vec<u32> = addresses("a 10.0.0.1:/x db.10.0 v1.2.3.4 10.0.200.1-10.0.200.254. 1.2.3")
-            .iter()
-            .map(|f| f.ip)
-            .collect();
+        let f: Vec<u32> =
+            addresses("a 10.0.0.1:/x db.10.0 v1.2.3.4 10.0.200.1-10.0.200.254. 1.2.3")
+                .iter()
+                .map(|f| f.ip)
+                .collect();
         assert_eq!(f, [ip("10.0.0.1"), ip("10.0.200.1"), ip("10.0.200.254")]);
     }
 
     #[test]
     fn rewrites_addresses_networks_and_masks() {
         let r = sample();
-        assert_eq!(r.text("10.0.0.1:/statelite/state"), "172.20.0.1:/statelite/state");
+        assert_eq!(
+            r.text("10.0.0.1:/statelite/state"),
+            "172.20.0.1:/statelite/state"
+        );
         assert_eq!(r.text("allow 10.0.0.0/16\n"), "allow 172.20.0.0/16\n");
         assert_eq!(
             r.text("  subnet 10.0.0.0 netmask 255.255.0.0 { # 10.0.0.0/255.255.0.0 subnet_end"),
             "  subnet 172.20.0.0 netmask 255.255.0.0 { # 172.20.0.0/255.255.0.0 subnet_end"
         );
-        assert_eq!(r.text("10.0.200.1-10.0.200.254"), "172.20.200.1-172.20.200.254");
+        assert_eq!(
+            r.text("10.0.200.1-10.0.200.254"),
+            "172.20.200.1-172.20.200.254"
+        );
         assert_eq!(r.text("192.168.122.1 10.1.0.1"), "192.168.122.1 10.1.0.1");
         // a /24 target: the mask after the network changes too
         let mut small = sample();
@@ -327,7 +343,10 @@ mod tests {
             "@ IN SOA mn02.site.org. root.site.org. ("
         );
         assert_eq!(r.text("/install/mn01/x mn01x"), "/install/mn01/x mn01x");
-        assert_eq!(r.text("eth0!10_0_0_0-255_255_0_0"), "eth0!172_20_0_0-255_255_0_0");
+        assert_eq!(
+            r.text("eth0!10_0_0_0-255_255_0_0"),
+            "eth0!172_20_0_0-255_255_0_0"
+        );
         assert_eq!(
             r.text("zone \"0.10.IN-ADDR.ARPA.\" in {"),
             "zone \"20.172.IN-ADDR.ARPA.\" in {"

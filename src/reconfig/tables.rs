@@ -33,10 +33,7 @@ pub struct TableChange {
 /// `row` of `table` rewritten. A table with `net` and `mask` columns whose
 /// row is a moved network gets the new network's mask as well.
 pub fn rewrite_row(rw: &Rewriter, table: &Table, row: &Row) -> Row {
-    let mut out: Row = row
-        .iter()
-        .map(|v| v.as_ref().map(|v| rw.text(v)))
-        .collect();
+    let mut out: Row = row.iter().map(|v| v.as_ref().map(|v| rw.text(v))).collect();
     if let (Some(n), Some(m)) = (table.column_index("net"), table.column_index("mask")) {
         let net = row.get(n).cloned().flatten();
         let mask = row.get(m).cloned().flatten();
@@ -77,7 +74,9 @@ pub fn csv_line(row: &Row) -> String {
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail.
     let _ = csv::write_record(&mut buf, row);
-    String::from_utf8_lossy(&buf).trim_end_matches('\n').to_string()
+    String::from_utf8_lossy(&buf)
+        .trim_end_matches('\n')
+        .to_string()
 }
 
 /// `col=value` of the key columns, for messages and the listing.
