@@ -104,8 +104,15 @@ fn a_postgresql_source_stops_in_preflight_naming_pgsqlsetup() {
     assert_eq!(listing(new.root()), before);
 
     // with a PostgreSQL cfgloc in place the check passes
-    new.file("etc/xcat/cfgloc", "Pg:dbname=xcatdb;host=127.0.0.1|xcatadm|secret\n");
-    let out = import(&stick, new.root(), &["--skip-packages", "--force", "--verify"]);
+    new.file(
+        "etc/xcat/cfgloc",
+        "Pg:dbname=xcatdb;host=127.0.0.1|xcatadm|secret\n",
+    );
+    let out = import(
+        &stick,
+        new.root(),
+        &["--skip-packages", "--force", "--verify"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)

@@ -134,7 +134,10 @@ fn refused(stick: &Path, new: &Tree, extra: &[&str], needle: &str) {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("preflight failed, nothing was changed: "), "{err}");
+    assert!(
+        err.contains("preflight failed, nothing was changed: "),
+        "{err}"
+    );
     assert!(err.contains(needle), "{err}");
     assert_eq!(rpm_shm(listing(new.root())), before, "root changed");
 }
@@ -200,7 +203,9 @@ fn dry_run_names_the_packages_to_install_and_the_master_check() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("ok   master    site.master 10.0.0.1 not compared: --root is not this machine"),
+        stdout.contains(
+            "ok   master    site.master 10.0.0.1 not compared: --root is not this machine"
+        ),
         "{stdout}"
     );
     assert_eq!(listing(new.root()), before);

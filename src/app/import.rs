@@ -287,8 +287,7 @@ fn check_packages(
     let Some(v) = &pre.verified else {
         return; // the snapshot check already failed
     };
-    let index = snapshot::reader::open_rpms(v)
-        .and_then(|r| pkgs::read_index(r, &v.dir.join(RPMS)));
+    let index = snapshot::reader::open_rpms(v).and_then(|r| pkgs::read_index(r, &v.dir.join(RPMS)));
     let index = match index {
         Ok(i) => i,
         Err(e) => return pre.fail("packages", format!("{e}; {advice}")),
@@ -351,9 +350,9 @@ fn check_db_server(pre: &mut Preflight, args: &ImportArgs, root: &Root, head: &M
         Ok(DbKind::Cfgloc(c)) => Some(c.engine()),
         _ => None,
     };
-    let same = here
-        .as_deref()
-        .is_some_and(|e| e.eq_ignore_ascii_case(&head.source.database) || (e == "postgresql" && name == "PostgreSQL"));
+    let same = here.as_deref().is_some_and(|e| {
+        e.eq_ignore_ascii_case(&head.source.database) || (e == "postgresql" && name == "PostgreSQL")
+    });
     if same {
         pre.pass(
             "db-server",
@@ -380,7 +379,8 @@ fn check_live(
     head: &ManifestHead,
     facts: &MnFacts,
 ) {
-    let xcat_here = Path::new(XCAT_SBIN).join("xcatd").exists() || Systemctl::host().has_unit("xcatd");
+    let xcat_here =
+        Path::new(XCAT_SBIN).join("xcatd").exists() || Systemctl::host().has_unit("xcatd");
     pre.live = root.is_host_root() && (xcat_here || pre.packages.is_some());
     pre.selinux = live::selinux_enforcing(root.is_host_root());
     if pre.selinux && find_program("restorecon").is_none() {
@@ -405,7 +405,8 @@ fn check_live(
     }
     if root.is_host_root() && !pre.live && args.skip_packages {
         pre.warnings.push(
-            "--skip-packages and no xCAT here: xcatd is neither stopped, regenerated nor started".into(),
+            "--skip-packages and no xCAT here: xcatd is neither stopped, regenerated nor started"
+                .into(),
         );
     }
 }
@@ -431,7 +432,9 @@ fn check_master(pre: &mut Preflight, root: &Root) {
         );
         return;
     }
-    let owned = live::local_addresses().map_err(|e| e.to_string()).and_then(|a| live::owns_master(&master, &a));
+    let owned = live::local_addresses()
+        .map_err(|e| e.to_string())
+        .and_then(|a| live::owns_master(&master, &a));
     match owned {
         Ok(true) => pre.pass("master", format!("this MN owns site.master {master}")),
         Ok(false) => {
@@ -733,7 +736,12 @@ fn step_detail(step: Step, head: &ManifestHead, packages: Option<&PackageChoice>
             format!("restore {} tables: {}", tables.len(), tables.join(", "))
         }
         Step::Packages => match packages {
-            Some(c) => format!("install {} {} with {}", c.packages.join(" "), c.version, c.manager),
+            Some(c) => format!(
+                "install {} {} with {}",
+                c.packages.join(" "),
+                c.version,
+                c.manager
+            ),
             None => format!("{} ({})", step.describe(), head.packages.note),
         },
         Step::Repos => format!("{} ({})", step.describe(), head.packages.note),
@@ -817,7 +825,9 @@ fn execute(
     if pre.selinux {
         let trees = pre.carried.trees.clone();
         let mut sm = Systemctl::host();
-        ex = ex.after(Step::Files, move |r: &Path| live::relabel(r, &trees, &mut sm));
+        ex = ex.after(Step::Files, move |r: &Path| {
+            live::relabel(r, &trees, &mut sm)
+        });
     }
     for c in &pre.checks {
         // Already run above, all passed: recorded so the journal counts them.
@@ -942,7 +952,12 @@ fn rollback(root: &Root) -> Result<ImportReport> {
                 want: None,
             },
         )
-        .action(Step::Database, DatabaseStep { live: live.then(host) });
+        .action(
+            Step::Database,
+            DatabaseStep {
+                live: live.then(host),
+            },
+        );
     if live {
         ex = ex
             .action(

@@ -24,7 +24,8 @@ pub type Site = BTreeMap<String, String>;
 
 /// Reads a tabdump `site.csv`.
 pub fn read_site_csv(input: impl BufRead, shown: &Path) -> Result<Site> {
-    let table = schema::table("site").ok_or_else(|| Error::Db("schema has no site table".into()))?;
+    let table =
+        schema::table("site").ok_or_else(|| Error::Db("schema has no site table".into()))?;
     let disable = table.column_index("disable");
     let mut reader = db::csv::Reader::new(input, shown, table)?;
     let mut site = Site::new();
@@ -32,7 +33,8 @@ pub fn read_site_csv(input: impl BufRead, shown: &Path) -> Result<Site> {
         let off = disable
             .and_then(|i| rec.values.get(i).cloned().flatten())
             .is_some_and(|d| matches!(d.trim().to_ascii_lowercase().as_str(), "1" | "yes"));
-        if let (false, Some(Some(k)), Some(Some(v))) = (off, rec.values.first(), rec.values.get(1)) {
+        if let (false, Some(Some(k)), Some(Some(v))) = (off, rec.values.first(), rec.values.get(1))
+        {
             site.insert(k.clone(), v.clone());
         }
     }
@@ -442,13 +444,16 @@ fn normalise(rows: &mut [db::csv::Row]) {
 
 /// True on a root of `/` whose kernel enforces SELinux.
 pub fn selinux_enforcing(host_root: bool) -> bool {
-    host_root
-        && std::fs::read_to_string("/sys/fs/selinux/enforce").is_ok_and(|s| s.trim() == "1")
+    host_root && std::fs::read_to_string("/sys/fs/selinux/enforce").is_ok_and(|s| s.trim() == "1")
 }
 
 /// Relabels the restored trees to the policy's labels with `restorecon -R`
 /// (a label recorded on another machine may not exist in this policy).
-pub fn relabel(root: &Path, trees: &BTreeSet<String>, sm: &mut dyn ServiceManager) -> Result<String> {
+pub fn relabel(
+    root: &Path,
+    trees: &BTreeSet<String>,
+    sm: &mut dyn ServiceManager,
+) -> Result<String> {
     let paths: Vec<String> = trees
         .iter()
         .map(|t| root.join(t))
@@ -460,7 +465,10 @@ pub fn relabel(root: &Path, trees: &BTreeSet<String>, sm: &mut dyn ServiceManage
         args.extend(chunk.iter().map(String::as_str));
         sm.command("restorecon", &args)?;
     }
-    Ok(format!("SELinux labels reset with restorecon on {} paths", paths.len()))
+    Ok(format!(
+        "SELinux labels reset with restorecon on {} paths",
+        paths.len()
+    ))
 }
 
 /// The addresses of this machine's interfaces.
@@ -481,7 +489,9 @@ pub fn local_addresses() -> Result<Vec<IpAddr>> {
             let family = unsafe { (*ifa.ifa_addr).sa_family } as i32;
             if family == libc::AF_INET {
                 let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
-                out.push(IpAddr::from(u32::from_be(sin.sin_addr.s_addr).to_be_bytes()));
+                out.push(IpAddr::from(
+                    u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                ));
             } else if family == libc::AF_INET6 {
                 let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
                 out.push(IpAddr::from(sin6.sin6_addr.s6_addr));
@@ -525,7 +535,10 @@ mod tests {
         let f = facts(Family::Rhel, DhcpBackend::Isc, Console::Goconserver, 3);
         let all: Vec<String> = f.paths.watch();
         let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-        assert_eq!(regen_commands(&f, &Carried::of(&refs)), Vec::<Vec<String>>::new());
+        assert_eq!(
+            regen_commands(&f, &Carried::of(&refs)),
+            Vec::<Vec<String>>::new()
+        );
     }
 
     #[test]
@@ -539,7 +552,15 @@ mod tests {
         // EL, ISC: config carried but no leases → reservations re-added
         let f = facts(Family::Rhel, DhcpBackend::Isc, Console::Goconserver, 2);
         assert_eq!(
-            cmds(&f, &["etc/hosts", "etc/named.conf", "etc/dhcp/dhcpd.conf", "tftpboot/xcat"]),
+            cmds(
+                &f,
+                &[
+                    "etc/hosts",
+                    "etc/named.conf",
+                    "etc/dhcp/dhcpd.conf",
+                    "tftpboot/xcat"
+                ]
+            ),
             ["makedhcp -a", "makegocons"]
         );
         // Ubuntu names its DNS config differently
@@ -559,7 +580,15 @@ mod tests {
         // Kea keeps reservations in its config: no leases needed
         let f = facts(Family::Sles, DhcpBackend::Kea, Console::None, 1);
         assert_eq!(
-            cmds(&f, &["etc/hosts", "etc/named.conf", "etc/kea/kea-dhcp4.conf", "tftpboot/xcat"]),
+            cmds(
+                &f,
+                &[
+                    "etc/hosts",
+                    "etc/named.conf",
+                    "etc/kea/kea-dhcp4.conf",
+                    "tftpboot/xcat"
+                ]
+            ),
             Vec::<String>::new()
         );
         assert_eq!(
@@ -569,7 +598,15 @@ mod tests {
         let mut ppc = facts(Family::Rhel, DhcpBackend::Isc, Console::None, 1);
         ppc.arch = Arch::Ppc64le;
         assert_eq!(
-            cmds(&ppc, &["etc/hosts", "etc/named.conf", "etc/dhcp/dhcpd.conf", "var/lib/dhcpd/dhcpd.leases"]),
+            cmds(
+                &ppc,
+                &[
+                    "etc/hosts",
+                    "etc/named.conf",
+                    "etc/dhcp/dhcpd.conf",
+                    "var/lib/dhcpd/dhcpd.leases"
+                ]
+            ),
             ["mknb ppc64"]
         );
     }
@@ -595,7 +632,10 @@ mod tests {
             sm: Box::new(rec.clone()),
         };
         let f = step.facts(root.path()).unwrap();
-        assert_eq!((f.dhcp, f.console), (DhcpBackend::Kea, Console::Goconserver));
+        assert_eq!(
+            (f.dhcp, f.console),
+            (DhcpBackend::Kea, Console::Goconserver)
+        );
         let detail = step.run(root.path()).unwrap();
         assert_eq!(
             detail,
@@ -623,14 +663,18 @@ mod tests {
         )
         .unwrap();
         let mut rec = Recorder::with(&["xcatd"], &[]);
-        rec.outputs.insert("lsxcatd".into(), "Version 2.16.5\n".into());
+        rec.outputs
+            .insert("lsxcatd".into(), "Version 2.16.5\n".into());
         // restorexCATdb "succeeded" but wrote nothing: the compare sees it
         let e = restore_through_xcatd(root.path(), &dump, &mut rec.clone()).unwrap_err();
         assert!(
             e.to_string().starts_with("restorexCATdb reported success, but 1 table(s) differ from the snapshot's dump in "),
             "{e}"
         );
-        assert!(e.to_string().ends_with(": site (0 rows, expected 1)"), "{e}");
+        assert!(
+            e.to_string().ends_with(": site (0 rows, expected 1)"),
+            "{e}"
+        );
         assert_eq!(
             rec.calls(),
             [
@@ -640,10 +684,16 @@ mod tests {
             ]
         );
         // an Error line in its output is a failure even with exit 0
-        rec.outputs
-            .insert("restorexCATdb".into(), "Error: cannot restore site\n".into());
+        rec.outputs.insert(
+            "restorexCATdb".into(),
+            "Error: cannot restore site\n".into(),
+        );
         let e = restore_through_xcatd(root.path(), &dump, &mut rec.clone()).unwrap_err();
-        assert!(e.to_string().ends_with("failed: Error: cannot restore site"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("failed: Error: cannot restore site"),
+            "{e}"
+        );
         // a bad CSV stops before xcatd is touched
         std::fs::write(dump.join("site.csv"), "#key,value,comments,disable\n\n").unwrap();
         let fresh = Recorder::with(&["xcatd"], &[]);
@@ -656,7 +706,9 @@ mod tests {
         let here: Vec<IpAddr> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.1".parse().unwrap()];
         assert_eq!(owns_master("10.0.0.1", &here), Ok(true));
         assert_eq!(owns_master(" 10.0.0.2", &here), Ok(false));
-        assert!(owns_master("mn01", &here).unwrap_err().contains("not an IP address"));
+        assert!(owns_master("mn01", &here)
+            .unwrap_err()
+            .contains("not an IP address"));
         assert!(local_addresses()
             .unwrap()
             .contains(&"127.0.0.1".parse::<IpAddr>().unwrap()));
@@ -672,7 +724,10 @@ mod tests {
         assert_eq!(d, "SELinux labels reset with restorecon on 1 paths");
         assert_eq!(
             rec.calls(),
-            [format!("restorecon -R {}", root.path().join("etc/xcat").display())]
+            [format!(
+                "restorecon -R {}",
+                root.path().join("etc/xcat").display()
+            )]
         );
     }
 }

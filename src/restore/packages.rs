@@ -104,11 +104,9 @@ pub fn choose(
             "the stick's repos do not offer the {meta} package, so xCAT cannot be installed from them"
         ));
     }
-    let fits = |p: &&&repo::RepoPackage| {
-        match want {
-            None => true,
-            Some(w) => XcatVersion::parse_package(&p.version).is_some_and(|v| v.same_release(w)),
-        }
+    let fits = |p: &&&repo::RepoPackage| match want {
+        None => true,
+        Some(w) => XcatVersion::parse_package(&p.version).is_some_and(|v| v.same_release(w)),
     };
     let Some(chosen) = offered.iter().find(fits) else {
         let versions: Vec<&str> = offered.iter().map(|p| p.version.as_str()).collect();

@@ -225,9 +225,8 @@ impl Daemons {
 }
 
 fn known(d: &Option<Daemons>, step: &str) -> Result<Daemons> {
-    d.clone().ok_or_else(|| {
-        Error::Refused(format!("the {step} step was set up for rollback only"))
-    })
+    d.clone()
+        .ok_or_else(|| Error::Refused(format!("the {step} step was set up for rollback only")))
 }
 
 /// Journal files naming the units a step changed, for rollback.
@@ -471,7 +470,8 @@ impl ServiceManager for Systemctl {
         if self.systemd() {
             return self.checked("systemctl", &["enable", unit]).map(drop);
         }
-        if self.root.join("sbin/chkconfig").exists() || self.root.join("usr/sbin/chkconfig").exists()
+        if self.root.join("sbin/chkconfig").exists()
+            || self.root.join("usr/sbin/chkconfig").exists()
         {
             return self.checked("chkconfig", &[unit, "on"]).map(drop);
         }
@@ -566,7 +566,13 @@ mod tests {
     use super::*;
 
     const EL9: &[&str] = &[
-        "xcatd", "dhcpd", "named", "httpd", "nfs-server", "rsyslog", "goconserver",
+        "xcatd",
+        "dhcpd",
+        "named",
+        "httpd",
+        "nfs-server",
+        "rsyslog",
+        "goconserver",
     ];
     const UBUNTU22: &[&str] = &[
         "xcatd",
@@ -593,7 +599,15 @@ mod tests {
         let f = facts(Family::Rhel, DhcpBackend::Isc, Console::Goconserver);
         assert_eq!(
             service_units(&f, &el),
-            ["xcatd", "rsyslog", "nfs-server", "httpd", "named", "dhcpd", "goconserver"]
+            [
+                "xcatd",
+                "rsyslog",
+                "nfs-server",
+                "httpd",
+                "named",
+                "dhcpd",
+                "goconserver"
+            ]
         );
         let ub = Recorder::with(UBUNTU22, &[]);
         let f = facts(Family::Ubuntu, DhcpBackend::Kea, Console::Conserver);
@@ -619,24 +633,58 @@ mod tests {
         let bare = Recorder::with(&["xcatd"], &[]);
         assert_eq!(
             missing_services(&f, &bare),
-            ["apache2/httpd", "nfs-server/nfsserver/nfs", "dhcpd/isc-dhcp-server/dhcp3-server"]
+            [
+                "apache2/httpd",
+                "nfs-server/nfsserver/nfs",
+                "dhcpd/isc-dhcp-server/dhcp3-server"
+            ]
         );
     }
 
     #[test]
     fn dhcp_backend_and_console_choice() {
-        assert_eq!(DhcpBackend::from_site(None, Family::Rhel, 9), DhcpBackend::Isc);
-        assert_eq!(DhcpBackend::from_site(Some("auto"), Family::Rhel, 10), DhcpBackend::Kea);
-        assert_eq!(DhcpBackend::from_site(Some("isc"), Family::Rhel, 10), DhcpBackend::Isc);
-        assert_eq!(DhcpBackend::from_site(Some("KEA"), Family::Sles, 15), DhcpBackend::Kea);
-        assert_eq!(DhcpBackend::from_site(Some(""), Family::Ubuntu, 22), DhcpBackend::Kea);
-        assert_eq!(DhcpBackend::from_site(None, Family::Ubuntu, 20), DhcpBackend::Isc);
+        assert_eq!(
+            DhcpBackend::from_site(None, Family::Rhel, 9),
+            DhcpBackend::Isc
+        );
+        assert_eq!(
+            DhcpBackend::from_site(Some("auto"), Family::Rhel, 10),
+            DhcpBackend::Kea
+        );
+        assert_eq!(
+            DhcpBackend::from_site(Some("isc"), Family::Rhel, 10),
+            DhcpBackend::Isc
+        );
+        assert_eq!(
+            DhcpBackend::from_site(Some("KEA"), Family::Sles, 15),
+            DhcpBackend::Kea
+        );
+        assert_eq!(
+            DhcpBackend::from_site(Some(""), Family::Ubuntu, 22),
+            DhcpBackend::Kea
+        );
+        assert_eq!(
+            DhcpBackend::from_site(None, Family::Ubuntu, 20),
+            DhcpBackend::Isc
+        );
         let el = Recorder::with(EL9, &[]);
-        assert_eq!(Console::choose(None, Family::Rhel, &el), Console::Goconserver);
-        assert_eq!(Console::choose(Some("conserver"), Family::Rhel, &el), Console::Conserver);
+        assert_eq!(
+            Console::choose(None, Family::Rhel, &el),
+            Console::Goconserver
+        );
+        assert_eq!(
+            Console::choose(Some("conserver"), Family::Rhel, &el),
+            Console::Conserver
+        );
         let ub = Recorder::with(UBUNTU22, &[]);
-        assert_eq!(Console::choose(None, Family::Ubuntu, &ub), Console::Conserver);
-        assert_eq!(Console::choose(None, Family::Ubuntu, &Recorder::default()), Console::None);
+        assert_eq!(
+            Console::choose(None, Family::Ubuntu, &ub),
+            Console::Conserver
+        );
+        assert_eq!(
+            Console::choose(None, Family::Ubuntu, &Recorder::default()),
+            Console::None
+        );
     }
 
     fn daemons(family: Family, dhcp: DhcpBackend, console: Option<&str>) -> Daemons {
@@ -692,7 +740,10 @@ mod tests {
              apache2 active, bind9 inactive (systemctl start bind9 failed: exit 1: Job failed), \
              isc-dhcp-server active, conserver active"
         );
-        assert_eq!(rec.calls()[..3], ["enable xcatd", "start xcatd", "enable rsyslog"]);
+        assert_eq!(
+            rec.calls()[..3],
+            ["enable xcatd", "start xcatd", "enable rsyslog"]
+        );
         let before = rec.calls().len();
         let undone = step.undo(root.path()).unwrap();
         assert_eq!(
