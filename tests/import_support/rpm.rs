@@ -1,6 +1,7 @@
+#![allow(dead_code)] // shared by several test binaries, each using a part
 //! Small xCAT-named noarch RPMs built with rpmbuild, repos made with
 //! createrepo_c, and rpm databases written with `rpm --justdb` (the same
-//! recipe as tests/repo_rpm.rs), for restores that install packages.
+//! recipe tests/repo_rpm.rs uses, from here), for restores that install packages.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
