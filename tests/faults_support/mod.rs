@@ -28,10 +28,13 @@ pub fn mn(dir: &Path) -> PathBuf {
     root
 }
 
-/// A freshly installed target of the same family under `dir/<name>`.
+/// A freshly installed target of the same family under `dir/<name>`, with
+/// the `var/lib` every distro has (the journal goes under it and stays
+/// after a rollback).
 pub fn bare(dir: &Path, name: &str) -> PathBuf {
     let root = dir.join(name);
     fixture::build_bare(&root, &Spec::new(Scale::Small, Family::Rhel, 1)).unwrap();
+    std::fs::create_dir_all(root.join("var/lib")).unwrap();
     root
 }
 
@@ -153,24 +156,39 @@ pub fn records(stick: &Path) -> (ManifestHead, Vec<FileRecord>) {
 }
 
 /// The canonical listing of a root (xcatport::fixture::listing) without
-/// the journal, and without the mtime of `var/lib`, which creating the
-/// journal bumps.
-pub fn listing_without_journal(root: &Path) -> Vec<String> {
-    xcatport::fixture::listing::listing(root)
-        .unwrap()
+/// the journal (`var/lib/xcatport`); the mtime of an entry is replaced by
+/// `MTIME` where `keep_mtime` says no (creating the journal bumps
+/// `var/lib`; entries that are not snapshot members keep the time they
+/// were created at).
+pub fn listing_masked(root: &Path, keep_mtime: &dyn Fn(&Path) -> bool) -> Vec<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let lines = xcatport::fixture::listing::listing(root).unwrap();
+    let paths: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .sort_by_file_name()
         .into_iter()
-        .filter(|l| !l.ends_with(" var/lib/xcatport") && !l.contains(" var/lib/xcatport/"))
-        .map(|l| {
-            if l.ends_with(" var/lib") {
-                let mut f: Vec<&str> = l.split(' ').collect();
-                let n = f.len();
-                f[n - 2] = "MTIME";
-                f.join(" ")
-            } else {
-                l
+        .map(|e| e.unwrap().path().strip_prefix(root).unwrap().to_path_buf())
+        .collect();
+    assert_eq!(lines.len(), paths.len());
+    lines
+        .into_iter()
+        .zip(paths)
+        .filter(|(_, p)| !p.starts_with("var/lib/xcatport"))
+        .map(|(line, p)| {
+            if keep_mtime(&p) && p != Path::new("var/lib") {
+                return line;
             }
+            let name = xcatport::fixture::listing::escape(p.as_os_str().as_bytes());
+            let head = line.strip_suffix(&format!(" {name}")).unwrap();
+            let (head, _mtime) = head.rsplit_once(' ').unwrap();
+            format!("{head} MTIME {name}")
         })
         .collect()
+}
+
+/// The listing without the journal, every other mtime kept.
+pub fn listing_without_journal(root: &Path) -> Vec<String> {
+    listing_masked(root, &|_| true)
 }
 
 /// Unmounts a mount point on drop (a test that panics leaves no mount).
