@@ -33,7 +33,13 @@ impl Reference {
 /// no SHA256SUMS) or is the full snapshot; then a rerun succeeds and
 /// verifies. Leaves the target removed. Returns whether the kill left a
 /// verifying snapshot.
-fn check_after_kill(reference: &Reference, mn: &Path, stick: &Path, stub: &Path, what: &str) -> bool {
+fn check_after_kill(
+    reference: &Reference,
+    mn: &Path,
+    stick: &Path,
+    stub: &Path,
+    what: &str,
+) -> bool {
     let complete = match snapshot::verify(stick) {
         Ok(_) => {
             reference.same_as(stick, what);
@@ -89,7 +95,11 @@ fn kill_9_at_random_moments_and_phase_boundaries_never_leaves_a_wrong_snapshot()
             let p = mn.join(r.rel_path());
             assert_eq!(
                 r.sha256.as_deref(),
-                Some(xcatport::fixture::listing::sha256_file(&p).unwrap().as_str()),
+                Some(
+                    xcatport::fixture::listing::sha256_file(&p)
+                        .unwrap()
+                        .as_str()
+                ),
                 "{}",
                 r.path
             );
@@ -118,9 +128,15 @@ fn kill_9_at_random_moments_and_phase_boundaries_never_leaves_a_wrong_snapshot()
         ("data stream started", |s| {
             s.join(PARTIAL).join("xcat-data.tar.zst").exists()
         }),
-        ("import binary copied", |s| s.join(PARTIAL).join("xcatimport").exists()),
-        ("SHA256SUMS staged", |s| s.join(PARTIAL).join(snapshot::SUMS).exists()),
-        ("first file moved up", |s| s.join("xcat-data.tar.zst").exists()),
+        ("import binary copied", |s| {
+            s.join(PARTIAL).join("xcatimport").exists()
+        }),
+        ("SHA256SUMS staged", |s| {
+            s.join(PARTIAL).join(snapshot::SUMS).exists()
+        }),
+        ("first file moved up", |s| {
+            s.join("xcat-data.tar.zst").exists()
+        }),
         ("committed", |s| s.join(snapshot::SUMS).exists()),
     ];
     let mut seen = 0;
@@ -136,5 +152,7 @@ fn kill_9_at_random_moments_and_phase_boundaries_never_leaves_a_wrong_snapshot()
         }
     }
     assert_eq!(seen, 6, "every phase must be observed");
-    eprintln!("export kills: 16 random ({landed} landed, {complete} after commit), 6 phase boundaries");
+    eprintln!(
+        "export kills: 16 random ({landed} landed, {complete} after commit), 6 phase boundaries"
+    );
 }

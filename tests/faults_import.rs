@@ -33,9 +33,9 @@ fn restored(root: &Path, members: &HashSet<PathBuf>) -> Restored {
     let listing = listing_masked(root, &|p| {
         members.contains(p) && p != Path::new(DB_DIR_MTIME_BUG)
     })
-        .into_iter()
-        .filter(|l| !l.ends_with(".sqlite") && !l.ends_with(".sqlite-journal"))
-        .collect();
+    .into_iter()
+    .filter(|l| !l.ends_with(".sqlite") && !l.ends_with(".sqlite-journal"))
+    .collect();
     let dir = tempfile::tempdir().unwrap();
     let opts = xcatport::db::DumpOptions {
         all: true,
@@ -125,7 +125,11 @@ impl Bench {
         } else if journaled {
             assert_eq!(out.status.code(), Some(1), "{what}: {}", text(&out));
             assert!(stderr(&out).contains("--resume"), "{what}: {}", text(&out));
-            let out = run(import_cmd(&self.stick, root, &["--skip-packages", "--resume"]));
+            let out = run(import_cmd(
+                &self.stick,
+                root,
+                &["--skip-packages", "--resume"],
+            ));
             assert!(out.status.success(), "{what}: resume: {}", text(&out));
         } else {
             // killed before the journal existed: nothing was changed, the rerun is a normal run
@@ -168,21 +172,6 @@ fn journal_complete(root: &Path) -> bool {
         .unwrap()
         .iter()
         .all(|s| s["state"] == "done" || s["state"] == "skipped")
-}
-
-/// The step a journal shows as `state` (e.g. "running"), if any.
-fn step_in(root: &Path, step: &str, state: &str) -> bool {
-    let Ok(text) = std::fs::read_to_string(root.join("var/lib/xcatport/journal.json")) else {
-        return false;
-    };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
-        return false;
-    };
-    v["steps"].as_array().is_some_and(|steps| {
-        steps
-            .iter()
-            .any(|s| s["name"] == step && s["state"] == state)
-    })
 }
 
 #[test]

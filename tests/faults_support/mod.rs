@@ -191,6 +191,21 @@ pub fn listing_without_journal(root: &Path) -> Vec<String> {
     listing_masked(root, &|_| true)
 }
 
+/// The step a journal shows as `state` (e.g. "running"), if any.
+pub fn step_in(root: &Path, step: &str, state: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(root.join("var/lib/xcatport/journal.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    v["steps"].as_array().is_some_and(|steps| {
+        steps
+            .iter()
+            .any(|s| s["name"] == step && s["state"] == state)
+    })
+}
+
 /// Unmounts a mount point on drop (a test that panics leaves no mount).
 pub struct Mount(pub PathBuf);
 
