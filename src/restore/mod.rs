@@ -12,6 +12,7 @@ pub mod executor;
 pub mod extract;
 pub mod journal;
 pub mod meta;
+pub mod scan;
 pub mod steps;
 
 pub use executor::{Executor, Outcome, Report, StepAction, StepReport};
