@@ -86,7 +86,9 @@ impl<'a> Executor<'a> {
             after: HashMap::new(),
             open_data: None,
             entry_hook: None,
-            allow_special: true,
+            // The writer never exports device nodes or fifos, so a snapshot
+            // holding one was crafted: refused unless a caller opts in.
+            allow_special: false,
             progress,
         }
     }
@@ -141,6 +143,9 @@ impl<'a> Executor<'a> {
         let started = Instant::now();
         if plan_runs(plan, Step::Preflight) {
             self.preflight()?;
+        }
+        if plan_runs(plan, Step::Files) {
+            self.scan_data()?;
         }
         let names: Vec<&str> = plan.steps.iter().map(|p| p.step.name()).collect();
         let mut journal = Journal::create(&self.journal_dir, &names)?;
@@ -216,6 +221,22 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Reads the data stream once before the journal exists, so a hostile
+    /// member is refused while nothing under the root has changed.
+    fn scan_data(&mut self) -> Result<()> {
+        let Some(open) = self.open_data.as_mut() else {
+            return Ok(());
+        };
+        let data = open()?;
+        super::scan::scan(data, self.allow_special)
+            .map(|_| ())
+            .map_err(|e| {
+                Error::Refused(format!(
+                    "preflight failed, nothing was changed: the data stream: {e}"
+                ))
+            })
     }
 
     fn preflight(&self) -> Result<()> {

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod live;
 pub mod meta;
 pub mod packages;
+pub mod scan;
 pub mod services;
 pub mod steps;
 
