@@ -2,8 +2,7 @@
 //! pseudo-random entries inside the extraction (the
 //! `XCATPORT_TEST_FAIL_AFTER_ENTRIES` hook) and at pseudo-random moments:
 //! `--resume` always ends identical to an uninterrupted restore, and
-//! `--rollback` returns the root to its state before the restore (except
-//! from inside the database step: a known bug, see below).
+//! `--rollback` returns the root to its state before the restore.
 
 mod faults_support;
 
@@ -21,21 +20,11 @@ struct Restored {
     db: BTreeMap<String, String>,
 }
 
-/// KNOWN BUG (src/app/import.rs, DatabaseStep, reported): a restore killed
-/// while the database step writes the SQLite files leaves `etc/xcat` with
-/// the kill time as mtime, and `--resume` saves and re-applies that bumped
-/// mtime instead of the snapshot's. Masked here so the other guarantees
-/// stay tested; remove once DatabaseStep keeps the directory's metadata in
-/// the journal on its first run.
-const DB_DIR_MTIME_BUG: &str = "etc/xcat";
-
 fn restored(root: &Path, members: &HashSet<PathBuf>) -> Restored {
-    let listing = listing_masked(root, &|p| {
-        members.contains(p) && p != Path::new(DB_DIR_MTIME_BUG)
-    })
-    .into_iter()
-    .filter(|l| !l.ends_with(".sqlite") && !l.ends_with(".sqlite-journal"))
-    .collect();
+    let listing = listing_masked(root, &|p| members.contains(p))
+        .into_iter()
+        .filter(|l| !l.ends_with(".sqlite") && !l.ends_with(".sqlite-journal"))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let opts = xcatport::db::DumpOptions {
         all: true,
@@ -193,13 +182,7 @@ fn kill_9_at_every_step_boundary_then_resume_or_rollback() {
     ];
     let mut seen = 0;
     for (name, probe) in boundaries {
-        // KNOWN BUG (src/app/import.rs, DatabaseStep::undo, reported): a
-        // restore killed while the database step writes leaves
-        // etc/xcat/.<table>.sqlite.xcatport-new, which --rollback does not
-        // remove (it only handles *.sqlite), so etc/xcat stays behind.
-        // Rollback from inside the database step is left out until fixed.
-        let in_db_step = name.starts_with("database") && name != "database done";
-        let modes: &[bool] = if in_db_step { &[true] } else { &[true, false] };
+        let modes: &[bool] = &[true, false];
         for &then_resume in modes {
             let (root, before) = b.fresh();
             let mut child = spawn_quiet(import_cmd(&b.stick, &root, &["--skip-packages"]));
@@ -214,7 +197,7 @@ fn kill_9_at_every_step_boundary_then_resume_or_rollback() {
             }
         }
     }
-    assert_eq!(seen, 12, "every boundary must be observed");
+    assert_eq!(seen, 14, "every boundary must be observed");
 }
 
 #[test]
@@ -250,14 +233,16 @@ fn kill_9_at_random_moments_then_resume() {
     let mut landed = 0;
     for i in 0..6 {
         let at = Duration::from_micros(rng.below(span));
-        let (root, _) = b.fresh();
+        let (root, before) = b.fresh();
         let mut child = spawn_quiet(import_cmd(&b.stick, &root, &["--skip-packages"]));
         std::thread::sleep(at);
         landed += kill9(&mut child) as u32;
-        // Rollback is not tried here: a moment inside the database step
-        // hits the DatabaseStep::undo bug described above.
         let what = format!("random kill {i} after {at:?} of {:?}", b.run_time);
-        b.resume_matches(&root, &what);
+        if i % 2 == 0 {
+            b.resume_matches(&root, &what);
+        } else {
+            b.rollback_matches(&root, &before, &what);
+        }
     }
     assert!(landed >= 4, "only {landed} of 6 random kills landed");
 }

@@ -66,6 +66,12 @@ pub struct ImportReport {
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ImportArgs) -> Result<()> {
     let root = Root::open(&args.common.root)?;
+    let changes_root = !(args.verify || args.dry_run);
+    if changes_root && root.is_host_root() && !nix::unistd::geteuid().is_root() {
+        return Err(Error::Refused(
+            "restoring onto / needs root: it installs packages, writes /etc and starts daemons; run it as root (sudo xcatimport …), or --verify / --dry-run to only check".into(),
+        ));
+    }
     if args.rollback {
         let report = rollback(&root)?;
         return emit(args, &report);
@@ -1079,6 +1085,7 @@ struct DatabaseStep {
 }
 
 const DB_BACKUP: &str = "db-backup";
+const DB_DIR_META: &str = "db-dir-meta.json";
 
 impl DatabaseStep {
     fn sqlite_dir(root: &Path) -> Result<Option<PathBuf>> {
@@ -1086,6 +1093,30 @@ impl DatabaseStep {
             crate::db::cfgloc::Location::Sqlite(dir) => Some(dir),
             _ => None,
         })
+    }
+
+    /// The SQLite directory's metadata as the files step left it, recorded
+    /// in the journal by the first run of this step.
+    fn saved_dir_meta(dir: &Path, journal: &Path) -> Result<DirMeta> {
+        use crate::error::IoContext;
+        let record = journal.join(DB_DIR_META);
+        match std::fs::read(&record) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::format(&record, 0, format!("unreadable journal record: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let meta = DirMeta::read(dir)?;
+                let json = serde_json::to_vec(&meta)
+                    .map_err(|e| Error::format(&record, 0, e.to_string()))?;
+                let tmp = record.with_extension("tmp");
+                std::fs::write(&tmp, json).at(&tmp)?;
+                std::fs::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .at(&tmp)?;
+                std::fs::rename(&tmp, &record).at(&record)?;
+                Ok(meta)
+            }
+            Err(e) => Err(Error::io(record, e)),
+        }
     }
 
     /// Copies the existing `*.sqlite` once (a resumed run keeps the first copy).
@@ -1142,9 +1173,11 @@ impl restore::StepAction for DatabaseStep {
             Self::backup(dir, &journal)?;
         }
         // The directory as the files step restored it: writing the tables
-        // must not leave it with today's mtime.
+        // must not leave it with today's mtime. Saved once in the journal,
+        // so a run resumed after a kill mid-write does not take the
+        // half-written state for the original.
         let saved = match &sqlite {
-            Some(dir) if dir.is_dir() => Some(DirMeta::read(dir)?),
+            Some(dir) if dir.is_dir() => Some(Self::saved_dir_meta(dir, &journal)?),
             _ => None,
         };
         let restorexcatdb = Path::new(XCAT_SBIN).join("restorexCATdb");
@@ -1181,6 +1214,15 @@ impl restore::StepAction for DatabaseStep {
             sm.stop("xcatd")?;
         }
         let kept = sqlite_files(&backup)?;
+        // Tables staged by a restore killed mid-write (`.<table>.sqlite.xcatport-new`).
+        for entry in std::fs::read_dir(&dir).at(&dir)? {
+            let name = entry.at(&dir)?.file_name();
+            let text = name.to_string_lossy();
+            if text.starts_with('.') && text.ends_with(".xcatport-new") {
+                let p = dir.join(&name);
+                std::fs::remove_file(&p).at(&p)?;
+            }
+        }
         for name in sqlite_files(&dir)? {
             if !kept.contains(&name) {
                 let p = dir.join(&name);
