@@ -11,6 +11,7 @@
 
 use super::db::ImageDb;
 use super::manifest::{Columns, Extra, Manifest, Record};
+use crate::error::IoContext;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -598,7 +599,9 @@ fn node_postscripts(db: &dyn ImageDb, node: &str) -> Result<(Option<String>, Opt
     Ok((ps, pbs))
 }
 
-/// litefile.csv for a statelite image (spec §5; D19: tabdump grammar with a header).
+/// litefile.csv for a statelite image (spec §5), in the tabdump grammar
+/// with a header (D19): the image's own rows, the `ALL` or group rows and
+/// the rows without an image, each under the exported image's name.
 fn litefile_csv(db: &dyn ImageDb, image: &str, osimage: &Columns) -> Result<Vec<u8>> {
     let groups = nonempty(osimage, "groups");
     let selectors: Vec<String> = match &groups {
@@ -606,7 +609,10 @@ fn litefile_csv(db: &dyn ImageDb, image: &str, osimage: &Columns) -> Result<Vec<
         None => vec!["ALL".into(), image.to_string()],
     };
     let name = image_dir_name(image);
-    let mut out = String::from("#image,file,options,comments,disable\n");
+    let columns = super::columns::of("litefile");
+    let mut out = Vec::new();
+    let memory = Path::new("litefile.csv");
+    crate::db::csv::write_header(&mut out, columns).at(memory)?;
     for r in db.rows("litefile")? {
         let img = r.get("image").map(String::as_str).unwrap_or("");
         if !(img.is_empty() || selectors.iter().any(|s| s == img)) {
@@ -616,16 +622,16 @@ fn litefile_csv(db: &dyn ImageDb, image: &str, osimage: &Columns) -> Result<Vec<
             continue;
         };
         let options = nonempty(&r, "options").unwrap_or_else(|| "tmpfs".into());
-        out.push_str(&format!(
-            "{},{},{},,\n",
-            quote(&name),
-            quote(&file),
-            quote(&options)
-        ));
+        let values: Vec<Option<String>> = columns
+            .iter()
+            .map(|c| match c.as_str() {
+                "image" => Some(name.clone()),
+                "file" => Some(file.clone()),
+                "options" => Some(options.clone()),
+                _ => None,
+            })
+            .collect();
+        crate::db::csv::write_record(&mut out, &values).at(memory)?;
     }
-    Ok(out.into_bytes())
-}
-
-fn quote(v: &str) -> String {
-    format!("\"{}\"", v.replace('"', "\"\""))
+    Ok(out)
 }

@@ -18,6 +18,8 @@ pub struct Placement {
     pub from: PathBuf,
     /// Absolute MN path.
     pub to: String,
+    /// `from` is a rootimgtree.gz whose `rootimg/` tree becomes `to`.
+    pub unpack: bool,
 }
 
 /// What importing one image will do; built without side effects.
@@ -272,6 +274,7 @@ pub fn plan(
         placements.push(Placement {
             from,
             to: to.clone(),
+            unpack: false,
         });
         Ok(to)
     };
@@ -286,10 +289,20 @@ pub fn plan(
             *n = place(basename(o), n)?;
         }
     }
-    if m.rootimgtree.is_some() {
-        return Err(Error::NotAvailable(
-            "imgimport of statelite images (rootimgtree.gz)".into(),
-        ));
+    let mut tree_to: Option<String> = None;
+    // statelite: the tree is unpacked to `<dir of rootimgtree>/rootimg`
+    // (upstream unpacks there and deletes the .gz), and litefile.csv goes
+    // where the manifest says, as upstream moves it.
+    if let (Some(orig), Some(tree)) = (&original.rootimgtree, &m.rootimgtree) {
+        let rootimg = format!("{}/rootimg", dirname(tree));
+        let to = place(basename(orig), &rootimg)?;
+        tree_to = Some(to.clone());
+        m.rootimgtree = Some(format!("{}/{}", dirname(&to), basename(tree)));
+    }
+    if let (Some(orig), Some(lite)) = (&original.litefile, m.litefile.as_mut()) {
+        if image_dir.join(basename(orig)).is_file() {
+            *lite = place(basename(orig), lite)?;
+        }
     }
     for (table, key) in [
         ("linuximage", "template"),
@@ -332,6 +345,11 @@ pub fn plan(
             place(&format!("extra/{}", basename(&e.src)), &dest)?;
         }
     }
+    // The tree first: the longest, most failure-prone step precedes the moves.
+    for p in placements.iter_mut() {
+        p.unpack = tree_to.as_deref() == Some(p.to.as_str());
+    }
+    placements.sort_by_key(|p| !p.unpack);
     let rows = rows_of(&m);
     Ok(ImportPlan {
         image,
@@ -418,8 +436,28 @@ pub fn execute(
                 fs::rename(&dst, &orig).at(&dst)?;
                 backup = Some(orig);
             }
-            done.push((dst.clone(), backup));
-            fs::rename(&p.from, &dst).at(&dst)?;
+            if p.unpack {
+                report.line("Extracting rootimgtree.gz. It will take a while.");
+                // Unpacked beside its destination, so that placing is a rename.
+                let parent = dst.parent().unwrap_or(root);
+                let tmp = tempfile::Builder::new()
+                    .prefix(".rootimg.xcatport-")
+                    .tempdir_in(parent)
+                    .at(parent)?;
+                let file = fs::File::open(&p.from).at(&p.from)?;
+                let mut gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(
+                    1 << 20,
+                    file,
+                ));
+                let mut stream = std::io::BufReader::with_capacity(1 << 20, &mut gz);
+                super::cpio::unpack(&mut stream, &p.from, tmp.path())?;
+                done.push((dst.clone(), backup));
+                let tree = tmp.path().join(super::cpio::TREE);
+                fs::rename(&tree, &dst).at(&dst)?;
+            } else {
+                done.push((dst.clone(), backup));
+                fs::rename(&p.from, &dst).at(&dst)?;
+            }
             report.line(&p.to);
         }
         db.apply(&plan.rows)
@@ -459,4 +497,132 @@ fn check_parents(root: &Path, path: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The litefile rows of a statelite bundle's litefile.csv (spec §5): read
+/// in the tabdump grammar, with our header or without one as upstream
+/// writes it; every row belongs to `image`; a row that repeats an `ALL`
+/// row exactly (same file and options) is left out, as xCAT does.
+pub fn litefile_rows(file: &Path, image: &str, db: &dyn ImageDb) -> Result<Vec<RowChange>> {
+    use std::io::{BufRead, Read};
+    let table = crate::db::schema::table("litefile")
+        .ok_or_else(|| Error::Db("table litefile is not in xCAT's schema".into()))?;
+    let mut input = std::io::BufReader::new(fs::File::open(file).at(file)?);
+    let has_header = input.fill_buf().at(file)?.first() == Some(&b'#');
+    let header: &[u8] = if has_header {
+        b""
+    } else {
+        b"#image,file,options,comments,disable\n"
+    };
+    let chained = std::io::BufReader::new(header.chain(input));
+    let mut reader = crate::db::csv::Reader::new(chained, file, table)?;
+    let col = |name: &str| table.column_index(name).unwrap_or(usize::MAX);
+    let (file_col, opt_col) = (col("file"), col("options"));
+    let all = db.rows_where("litefile", "image", "ALL")?;
+    let mut rows: Vec<RowChange> = Vec::new();
+    while let Some(rec) = reader.next_record()? {
+        let get = |i: usize| rec.values.get(i).cloned().flatten().unwrap_or_default();
+        let (path, options) = (get(file_col), get(opt_col));
+        if path.is_empty() {
+            continue;
+        }
+        let same_as_all = all.iter().any(|r| {
+            r.get("file") == Some(&path) && r.get("options").cloned().unwrap_or_default() == options
+        });
+        if same_as_all {
+            continue;
+        }
+        let key: Columns = [
+            ("image".to_string(), image.to_string()),
+            ("file".to_string(), path),
+        ]
+        .into();
+        rows.retain(|r| r.key != key);
+        rows.push(RowChange {
+            table: "litefile".into(),
+            key,
+            values: [("options".to_string(), options)].into(),
+        });
+    }
+    Ok(rows)
+}
+
+/// `imgimport -p NODES` (spec §6.4): the bundle's postscripts and
+/// postbootscripts, less what the current `xcatdefaults` row already runs,
+/// replace the lists of every node named or in a named group. Returns the
+/// rows and the names that are neither nodes nor groups (a warning, D14).
+pub fn postscript_rows(
+    m: &Manifest,
+    noderange: &str,
+    db: &dyn ImageDb,
+) -> Result<(Vec<RowChange>, Vec<String>)> {
+    let mut nodes: Vec<String> = Vec::new();
+    let mut unknown = Vec::new();
+    let mut all_nodes: Option<Vec<Columns>> = None;
+    for item in noderange.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if db.row("nodelist", "node", item)?.is_some() {
+            if !nodes.iter().any(|n| n == item) {
+                nodes.push(item.to_string());
+            }
+            continue;
+        }
+        let list = match &all_nodes {
+            Some(l) => l,
+            None => all_nodes.insert(db.rows("nodelist")?),
+        };
+        let members: Vec<String> = list
+            .iter()
+            .filter(|r| {
+                r.get("groups")
+                    .is_some_and(|g| g.split(',').any(|x| x.trim() == item))
+            })
+            .filter_map(|r| r.get("node").cloned())
+            .collect();
+        if members.is_empty() {
+            unknown.push(item.to_string());
+        }
+        for n in members {
+            if !nodes.contains(&n) {
+                nodes.push(n);
+            }
+        }
+    }
+    if nodes.is_empty() {
+        return Err(Error::Refused(format!(
+            "The nodes {noderange} are not defined in xCAT DB."
+        )));
+    }
+    let defaults = db.row("postscripts", "node", "xcatdefaults")?;
+    let keep = |list: &Option<String>, column: &str| -> String {
+        let have: Vec<&str> = defaults
+            .as_ref()
+            .and_then(|d| d.get(column))
+            .map(|v| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        list.as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !have.contains(s))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let ps = keep(&m.postscripts, "postscripts");
+    let pbs = keep(&m.postbootscripts, "postbootscripts");
+    if ps.is_empty() && pbs.is_empty() {
+        return Ok((Vec::new(), unknown));
+    }
+    let rows = nodes
+        .into_iter()
+        .map(|n| RowChange {
+            table: "postscripts".into(),
+            key: [("node".to_string(), n)].into(),
+            values: [
+                ("postscripts".to_string(), ps.clone()),
+                ("postbootscripts".to_string(), pbs.clone()),
+            ]
+            .into(),
+        })
+        .collect();
+    Ok((rows, unknown))
 }
