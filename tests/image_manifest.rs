@@ -239,10 +239,7 @@ fn columns_of(table: &str) -> impl Strategy<Value = Columns> {
         .prop_map(|m| m.into_iter().collect())
 }
 
-fn records(
-    names: &'static str,
-    key: &'static str,
-) -> impl Strategy<Value = Vec<Record>> {
+fn records(names: &'static str, key: &'static str) -> impl Strategy<Value = Vec<Record>> {
     proptest::collection::btree_map("[a-z][a-z0-9._-]{0,10}", columns_of(names), 0..4).prop_map(
         move |m| {
             m.into_iter()

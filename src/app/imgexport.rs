@@ -19,7 +19,14 @@ pub fn run(args: &ImgExportArgs) -> Result<()> {
     let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let db = BackendDb::open(root)?;
     let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-    export(&db, root, &cwd, args, &mut stdout.lock(), &mut stderr.lock())?;
+    export(
+        &db,
+        root,
+        &cwd,
+        args,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )?;
     Ok(())
 }
 

@@ -73,6 +73,8 @@ pub fn import(
     let reader = BundleReader::open(&bundle, packing)?;
     let installroot = db.site("installdir")?.unwrap_or_else(|| "/install".into());
     let install_dir = under_root(root, &installroot);
+    // A refused import leaves no trace, not even an install dir it made.
+    let made_install_dir = !install_dir.exists();
     std::fs::create_dir_all(&install_dir).map_err(|e| Error::io(&install_dir, e))?;
     // Staging on the install filesystem so that placing is a rename.
     let staging = tempfile::Builder::new()
@@ -153,6 +155,10 @@ pub fn import(
                 failures.push(image_dir.clone());
             }
         }
+    }
+    drop(staging);
+    if imported.is_empty() && made_install_dir {
+        let _ = std::fs::remove_dir(&install_dir);
     }
     if !failures.is_empty() {
         return Err(Error::Refused(format!(

@@ -16,8 +16,8 @@
 //! written under a temporary name and renamed into place when complete.
 
 use super::pgzip::ParallelGzWriter;
-use crate::mn::accounts::Accounts;
 use crate::error::IoContext;
+use crate::mn::accounts::Accounts;
 use crate::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use std::collections::{HashMap, HashSet};
@@ -686,7 +686,10 @@ impl BundleWriter {
         h.set_mtime(mtime);
         h.set_size(size);
         let user = self.accounts.as_ref().and_then(|a| a.user_name(uid as u32));
-        let group = self.accounts.as_ref().and_then(|a| a.group_name(gid as u32));
+        let group = self
+            .accounts
+            .as_ref()
+            .and_then(|a| a.group_name(gid as u32));
         // Names longer than the 32-byte field stay numeric-only.
         match user {
             Some(u) => drop(h.set_username(u)),

@@ -214,11 +214,8 @@ fn write_one(
         out.write_all(bytes).at(path)?;
     } else if kind == S_IFREG && size > 0 {
         let file = File::open(path).at(path)?;
-        let copied = io::copy(
-            &mut BufReader::with_capacity(1 << 18, file).take(size),
-            out,
-        )
-        .at(path)?;
+        let copied =
+            io::copy(&mut BufReader::with_capacity(1 << 18, file).take(size), out).at(path)?;
         if copied != size {
             return Err(Error::io(
                 path,
@@ -457,8 +454,7 @@ pub fn unpack(input: &mut dyn Read, archive: &Path, dest: &Path) -> Result<Unpac
                 if as_root {
                     std::os::unix::fs::lchown(&dst, Some(h.uid), Some(h.gid)).at(&dst)?;
                 }
-                fs::set_permissions(&dst, fs::Permissions::from_mode(h.mode & 0o7777))
-                    .at(&dst)?;
+                fs::set_permissions(&dst, fs::Permissions::from_mode(h.mode & 0o7777)).at(&dst)?;
                 set_times(&dst, h.mtime)?;
             }
             _ => {
@@ -566,11 +562,17 @@ mod tests {
         let dst = tempfile::tempdir().unwrap();
         unpack(&mut &cpio[..], Path::new("t.cpio"), dst.path()).unwrap();
         let d = dst.path().join(TREE);
-        assert_eq!(fs::read(d.join("etc/hosts.hard")).unwrap(), b"127.0.0.1 localhost\n");
+        assert_eq!(
+            fs::read(d.join("etc/hosts.hard")).unwrap(),
+            b"127.0.0.1 localhost\n"
+        );
         let m = fs::metadata(d.join("etc/hosts")).unwrap();
         assert_eq!(m.mode() & 0o7777, 0o640);
         assert_eq!(m.nlink(), 2);
-        assert_eq!(fs::read_link(d.join("abs-link")).unwrap(), Path::new("/etc/hosts"));
+        assert_eq!(
+            fs::read_link(d.join("abs-link")).unwrap(),
+            Path::new("/etc/hosts")
+        );
         assert!(d.join("empty").is_dir());
     }
 
@@ -579,7 +581,10 @@ mod tests {
         for (entries, expect) in [
             (vec![("../evil", S_IFREG | 0o644, &b"x"[..])], "`..`"),
             (vec![("/etc/evil", S_IFREG | 0o644, &b"x"[..])], "absolute"),
-            (vec![("other/file", S_IFREG | 0o644, &b"x"[..])], "outside rootimg/"),
+            (
+                vec![("other/file", S_IFREG | 0o644, &b"x"[..])],
+                "outside rootimg/",
+            ),
             (
                 vec![("rootimg/etc/sda", S_IFBLK | 0o600, &b""[..])],
                 "only under rootimg/dev/",

@@ -328,6 +328,18 @@ pub fn plan(
         }
         cols.insert(key.into(), placed.join(","));
     }
+    // D9: the partition file travels too; an `s:`/`d:` prefix marks a script.
+    if let Some(v) = m.linuximage.get("partitionfile").cloned() {
+        let (prefix, path) = match v.get(..2) {
+            Some(p @ ("s:" | "d:")) => (p, &v[2..]),
+            _ => ("", v.as_str()),
+        };
+        if image_dir.join(basename(path)).is_file() {
+            let to = place(basename(path), path)?;
+            m.linuximage
+                .insert("partitionfile".into(), format!("{prefix}{to}"));
+        }
+    }
     for kit in &m.kits {
         if let Some(dir) = kit.columns.get("kitdir") {
             place(basename(dir), &format!("{}/{}", dirname(dir), kit.name))?;
@@ -559,7 +571,11 @@ pub fn postscript_rows(
     let mut nodes: Vec<String> = Vec::new();
     let mut unknown = Vec::new();
     let mut all_nodes: Option<Vec<Columns>> = None;
-    for item in noderange.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for item in noderange
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         if db.row("nodelist", "node", item)?.is_some() {
             if !nodes.iter().any(|n| n == item) {
                 nodes.push(item.to_string());

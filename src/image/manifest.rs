@@ -596,9 +596,7 @@ fn interpret(root: &Node, file: &Path) -> Result<Manifest> {
                 }
                 m.rawimagefiles = Some(files);
             }
-            _ if legacy
-                && (columns::has("osimage", name) || columns::has("linuximage", name)) =>
-            {
+            _ if legacy && (columns::has("osimage", name) || columns::has("linuximage", name)) => {
                 // xCAT 2.7 flat form: columns sit at the root (spec §4.4).
                 let value = leaf_value(child, "xcatimage", file)?;
                 for (cols, target) in [
