@@ -228,6 +228,7 @@ fn netboot_round_trip_with_kit_extras_and_postscripts() {
         "./rhels8.6-x86_64-netboot-compute/initrd-stateless.gz",
         "./rhels8.6-x86_64-netboot-compute/rootimg.cpio.gz",
         "./rhels8.6-x86_64-netboot-compute/compute.synclist",
+        "./rhels8.6-x86_64-netboot-compute/base.pkglist",
         "./rhels8.6-x86_64-netboot-compute/mykit-1.0-1-rhels8.6-x86_64/other_files/mykit_compute.exlist",
         "./rhels8.6-x86_64-netboot-compute/extra/myscript1",
         "./rhels8.6-x86_64-netboot-compute/extra/install/postscripts/mydir/sub/b.conf",
@@ -268,6 +269,8 @@ fn netboot_round_trip_with_kit_extras_and_postscripts() {
         "/install/netboot/rhels8.6/x86_64/compute/initrd-stateless.gz",
         "/install/netboot/rhels8.6/x86_64/compute/rootimg.cpio.gz",
         "/install/custom/netboot/rh/compute.pkglist",
+        // pulled in by compute.pkglist's #INCLUDE:base.pkglist#
+        "/install/custom/netboot/rh/base.pkglist",
         "/install/custom/netboot/rh/compute.otherpkgs.pkglist",
         "/install/custom/netboot/rh/compute.exlist",
         "/install/custom/netboot/rh/compute.postinstall",

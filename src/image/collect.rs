@@ -321,6 +321,7 @@ pub fn collect(
 
     // Files named by the rows (spec §3.3), flat by basename.
     let mut wanted: Vec<(String, Role)> = Vec::new();
+    let mut included: Vec<String> = Vec::new();
     for (v, role) in [
         (&m.kernel, Role::Kernel),
         (&m.ramdisk, Role::Ramdisk),
@@ -347,6 +348,25 @@ pub fn collect(
             .or_else(|| p.strip_prefix("d:"))
             .unwrap_or(p);
         split_into(&mut wanted, Some(&p.to_string()), Role::Config);
+    }
+    // D9: files a list pulls in with `#INCLUDE:path#` travel with it.
+    let mut i = 0;
+    while i < wanted.len() {
+        let (path, role) = wanted[i].clone();
+        i += 1;
+        if !is_list(&m, &path) && !included.contains(&path) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(under_root(root, &path)) else {
+            continue;
+        };
+        for inc in includes(&text) {
+            let inc = resolve_include(&path, &inc);
+            if !wanted.iter().any(|(q, _)| *q == inc) {
+                included.push(inc.clone());
+                wanted.push((inc, role));
+            }
+        }
     }
     for (path, role) in wanted {
         if !readable_file(root, &path) {
@@ -428,6 +448,34 @@ pub fn collect(
         entries,
         warnings,
     })
+}
+
+/// Whether `path` is one of the image's package or exclude lists, whose
+/// `#INCLUDE:` lines name further files.
+fn is_list(m: &Manifest, path: &str) -> bool {
+    ["pkglist", "otherpkglist", "exlist"].iter().any(|c| {
+        m.linuximage
+            .get(*c)
+            .is_some_and(|v| v.split(',').any(|p| p.trim() == path))
+    })
+}
+
+/// The targets of `#INCLUDE:path#` lines, as written.
+pub fn includes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("#INCLUDE:"))
+        .map(|rest| rest.trim().trim_end_matches('#').trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// An include target as an MN path: absolute as is, else beside `list`.
+pub fn resolve_include(list: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_string();
+    }
+    let dir = list.rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{dir}/{target}")
 }
 
 fn strip_empty(mut cols: Columns) -> Columns {

@@ -328,6 +328,35 @@ pub fn plan(
         }
         cols.insert(key.into(), placed.join(","));
     }
+    // `#INCLUDE:` targets of the lists, by the member the exporter stored:
+    // a relative target goes beside the list (where it will look), an
+    // absolute one where it says.
+    let mut lists: Vec<(String, String)> = Vec::new();
+    for key in ["pkglist", "otherpkglist", "exlist"] {
+        let (Some(o), Some(n)) = (original.linuximage.get(key), m.linuximage.get(key)) else {
+            continue;
+        };
+        for (old, new) in o.split(',').zip(n.split(',')) {
+            lists.push((basename(old.trim()).to_string(), new.trim().to_string()));
+        }
+    }
+    let mut i = 0;
+    while i < lists.len() {
+        let (member, dest) = lists[i].clone();
+        i += 1;
+        let Ok(text) = fs::read_to_string(image_dir.join(&member)) else {
+            continue;
+        };
+        for inc in super::collect::includes(&text) {
+            let inc_member = basename(&inc).to_string();
+            let to = super::collect::resolve_include(&dest, &inc);
+            if !image_dir.join(&inc_member).is_file() || lists.iter().any(|(_, d)| *d == to) {
+                continue;
+            }
+            place(&inc_member, &to)?;
+            lists.push((inc_member, to));
+        }
+    }
     // D9: the partition file travels too; an `s:`/`d:` prefix marks a script.
     if let Some(v) = m.linuximage.get("partitionfile").cloned() {
         let (prefix, path) = match v.get(..2) {
