@@ -74,7 +74,7 @@ pub fn export(
         postscripts_node: args.postscripts.clone(),
     };
     let c = collect::collect(db, root, &args.image, &opts)?;
-    for w in &c.warnings {
+    for w in c.warnings.iter().chain(&c.notes) {
         say(err, w)?;
     }
     let mut lines: Vec<String> = Vec::new();

@@ -68,6 +68,8 @@ pub struct Collected {
     pub manifest: Manifest,
     pub entries: Vec<Entry>,
     pub warnings: Vec<String>,
+    /// Remarks that do not make the run fail (e.g. a missing `#INCLUDE:`).
+    pub notes: Vec<String>,
 }
 
 impl Collected {
@@ -322,6 +324,7 @@ pub fn collect(
     // Files named by the rows (spec §3.3), flat by basename.
     let mut wanted: Vec<(String, Role)> = Vec::new();
     let mut included: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     for (v, role) in [
         (&m.kernel, Role::Kernel),
         (&m.ramdisk, Role::Ramdisk),
@@ -362,6 +365,17 @@ pub fn collect(
         };
         for inc in includes(&text) {
             let inc = resolve_include(&path, &inc);
+            // xCAT's own shipped lists exist on every MN with xCAT installed.
+            if inc.starts_with(&format!("{XCATROOT}/share/xcat/")) {
+                continue;
+            }
+            if !readable_file(root, &inc) {
+                // Upstream never follows includes: a missing one is a note only.
+                notes.push(format!(
+                    "{path} includes {inc}, which does not exist; not exported"
+                ));
+                continue;
+            }
             if !wanted.iter().any(|(q, _)| *q == inc) {
                 included.push(inc.clone());
                 wanted.push((inc, role));
@@ -447,6 +461,7 @@ pub fn collect(
         manifest: m,
         entries,
         warnings,
+        notes,
     })
 }
 
