@@ -461,11 +461,20 @@ pub fn execute(
         check_parents(root, &p.to)?;
     }
     let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let mut made_dirs: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<()> {
         for p in &plan.placements {
             let dst = under_root(root, &p.to);
             if let Some(parent) = dst.parent() {
+                // Remember the directories made, to remove them on rollback.
+                let mut missing: Vec<PathBuf> = parent
+                    .ancestors()
+                    .take_while(|a| a.starts_with(root) && fs::symlink_metadata(a).is_err())
+                    .map(Path::to_path_buf)
+                    .collect();
                 fs::create_dir_all(parent).at(parent)?;
+                missing.reverse();
+                made_dirs.extend(missing);
             }
             let mut backup = None;
             if fs::symlink_metadata(&dst).is_ok() {
@@ -513,6 +522,9 @@ pub fn execute(
             if let Some(b) = backup {
                 let _ = fs::rename(b, &dst);
             }
+        }
+        for d in made_dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
         }
     }
     result
