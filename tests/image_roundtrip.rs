@@ -117,7 +117,10 @@ fn rows(root: &Path, table: &str, column: &str, value: &str) -> Vec<xcatport::im
         .unwrap()
 }
 
-fn set_rows(root: &Path, changes: &[(&str, &[(&str, &str)], &[(&str, &str)])]) {
+/// A row change as (table, key pairs, value pairs).
+type Change<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+
+fn set_rows(root: &Path, changes: &[Change]) {
     let to_cols = |pairs: &[(&str, &str)]| {
         pairs
             .iter()

@@ -577,7 +577,8 @@ impl Default for GzOptions {
     fn default() -> Self {
         GzOptions {
             level: 6,
-            compressed_level: 1,
+            // Deflating gzip/xz/squashfs data again gains nothing: store it.
+            compressed_level: 0,
             threads: 0,
         }
     }

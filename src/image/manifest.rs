@@ -658,7 +658,7 @@ fn read_columns(node: &Node, section: &str, allowed: &[String], file: &Path) -> 
     let mut cols = Columns::new();
     let mut seen: Vec<&str> = Vec::new();
     for c in &node.children {
-        if !allowed.iter().any(|a| *a == c.name) {
+        if !allowed.contains(&c.name) {
             return Err(Error::format(
                 file,
                 c.line,
