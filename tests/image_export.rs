@@ -100,6 +100,13 @@ fn fixture_root() -> tempfile::TempDir {
         fs::create_dir_all(dst.parent().unwrap()).unwrap();
         fs::copy(src, dst).unwrap();
     }
+    // The file compute.pkglist's `#INCLUDE:base.pkglist#` names: on the real
+    // MN, but xCAT did not export it (D9).
+    fs::write(
+        root.path().join("install/custom/netboot/rh/base.pkglist"),
+        "bash\nnfs-utils\n",
+    )
+    .unwrap();
     root
 }
 
@@ -127,7 +134,10 @@ fn export_reproduces_real_xcat_bundle() {
     let ours: BTreeSet<&str> = reader.listing().names().into_iter().collect();
     let theirs_text =
         fs::read_to_string(Path::new(SAMPLES).join("bundles/netboot-p-e/tar-tzf.txt")).unwrap();
-    let theirs: BTreeSet<&str> = theirs_text.lines().collect();
+    let mut theirs: BTreeSet<&str> = theirs_text.lines().collect();
+    // D9: we also carry the file the pkglist includes.
+    let included = format!("./{IMG}/base.pkglist");
+    theirs.insert(&included);
     assert_eq!(ours, theirs);
 
     let x = tempfile::tempdir_in("/var/tmp").unwrap();
@@ -140,13 +150,15 @@ fn export_reproduces_real_xcat_bundle() {
     );
 
     // stdout as xCAT's, minus the staging-directory line we do not have.
-    let expected: Vec<String> =
+    let mut expected: Vec<String> =
         fs::read_to_string(Path::new(SAMPLES).join("bundles/netboot-p-e/stdout"))
             .unwrap()
             .lines()
             .filter(|l| !l.starts_with("Inside "))
             .map(|l| l.replace("/tmp/exp", &cwd.path().display().to_string()))
             .collect();
+    let extras_at = expected.iter().position(|l| l.starts_with(' ')).unwrap();
+    expected.insert(extras_at, "/install/custom/netboot/rh/base.pkglist".into());
     let got: Vec<String> = String::from_utf8(out)
         .unwrap()
         .lines()

@@ -233,15 +233,13 @@ fn value() -> impl Strategy<Value = String> {
     "[ -~\t\n\r&<>\"'äé€😀]{0,12}[!-~äé€]"
 }
 
-fn columns_of(names: &'static [&'static str]) -> impl Strategy<Value = Columns> {
+fn columns_of(table: &str) -> impl Strategy<Value = Columns> {
+    let names: Vec<String> = xcatport::image::columns::of(table).to_vec();
     proptest::collection::btree_map(proptest::sample::select(names), value(), 0..6)
-        .prop_map(|m| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+        .prop_map(|m| m.into_iter().collect())
 }
 
-fn records(
-    names: &'static [&'static str],
-    key: &'static str,
-) -> impl Strategy<Value = Vec<Record>> {
+fn records(names: &'static str, key: &'static str) -> impl Strategy<Value = Vec<Record>> {
     proptest::collection::btree_map("[a-z][a-z0-9._-]{0,10}", columns_of(names), 0..4).prop_map(
         move |m| {
             m.into_iter()
@@ -256,11 +254,11 @@ fn records(
 
 prop_compose! {
     fn manifest()(
-        osimage in columns_of(xcatport::image::columns::OSIMAGE),
-        linuximage in columns_of(xcatport::image::columns::LINUXIMAGE),
-        kits in records(xcatport::image::columns::KIT, "kitname"),
-        kitrepos in records(xcatport::image::columns::KITREPO, "kitreponame"),
-        kitcomps in records(xcatport::image::columns::KITCOMPONENT, "kitcompname"),
+        osimage in columns_of("osimage"),
+        linuximage in columns_of("linuximage"),
+        kits in records("kit", "kitname"),
+        kitrepos in records("kitrepo", "kitreponame"),
+        kitcomps in records("kitcomponent", "kitcompname"),
         extras in proptest::collection::vec((value(), value()), 0..3),
         scalars in proptest::collection::vec(proptest::option::of(value()), 8),
         raw in proptest::option::of(proptest::collection::vec(value(), 0..3)),

@@ -7,16 +7,27 @@
 
 use crate::cli::ImgExportArgs;
 use crate::image::collect::{self, CollectOptions, Role};
-use crate::image::{pack, GzOptions, ImageDb};
+use crate::image::{pack, BackendDb, GzOptions, ImageDb};
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Runs the command; the binary maps the result to an exit code.
+/// Runs the command on the MN under `--root`, DEST relative to the current
+/// directory; the binary maps the result to an exit code.
 pub fn run(args: &ImgExportArgs) -> Result<()> {
-    let _ = args;
-    // The database backend is wired by the application layer (crate::db).
-    Err(Error::NotAvailable("imgexport (database access)".into()))
+    let root = &args.common.root;
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let db = BackendDb::open(root)?;
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    export(
+        &db,
+        root,
+        &cwd,
+        args,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )?;
+    Ok(())
 }
 
 /// Where the bundle goes: DEST as a file name, or `<DEST>/<image>.tgz` when
@@ -63,7 +74,7 @@ pub fn export(
         postscripts_node: args.postscripts.clone(),
     };
     let c = collect::collect(db, root, &args.image, &opts)?;
-    for w in &c.warnings {
+    for w in c.warnings.iter().chain(&c.notes) {
         say(err, w)?;
     }
     let mut lines: Vec<String> = Vec::new();

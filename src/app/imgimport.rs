@@ -10,16 +10,28 @@ use crate::cli::ImgImportArgs;
 use crate::image::collect::under_root;
 use crate::image::import::{self, Report};
 use crate::image::manifest::{display_name, Manifest};
-use crate::image::{BundleReader, ImageDb, Packing};
+use crate::image::{BackendDb, BundleReader, ImageDb, Packing};
+use crate::mn::accounts::Accounts;
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
-/// Runs the command; the binary maps the result to an exit code.
+/// Runs the command on the MN under `--root`, BUNDLE relative to the
+/// current directory; the binary maps the result to an exit code.
 pub fn run(args: &ImgImportArgs) -> Result<()> {
-    let _ = args;
-    // The database backend is wired by the application layer (crate::db).
-    Err(Error::NotAvailable("imgimport (database access)".into()))
+    let root = &args.common.root;
+    let cwd = std::env::current_dir().map_err(|e| Error::io(".", e))?;
+    let mut db = BackendDb::open(root)?;
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    import(
+        &mut db,
+        root,
+        &cwd,
+        args,
+        &mut stdout.lock(),
+        &mut stderr.lock(),
+    )?;
+    Ok(())
 }
 
 /// Imports through `db`, MN paths under `root`, a relative BUNDLE against
@@ -34,9 +46,6 @@ pub fn import(
 ) -> Result<Vec<String>> {
     if args.remotehost.is_some() {
         return Err(Error::NotAvailable("imgimport -R".into()));
-    }
-    if args.postscripts.is_some() {
-        return Err(Error::NotAvailable("imgimport -p".into()));
     }
     let say = |w: &mut dyn Write, line: &str| {
         // A closed stdout must not turn a finished import into a failure.
@@ -64,13 +73,17 @@ pub fn import(
     let reader = BundleReader::open(&bundle, packing)?;
     let installroot = db.site("installdir")?.unwrap_or_else(|| "/install".into());
     let install_dir = under_root(root, &installroot);
+    // A refused import leaves no trace, not even an install dir it made.
+    let made_install_dir = !install_dir.exists();
     std::fs::create_dir_all(&install_dir).map_err(|e| Error::io(&install_dir, e))?;
     // Staging on the install filesystem so that placing is a rename.
     let staging = tempfile::Builder::new()
         .prefix(".xcatport-imgimport.")
         .tempdir_in(&install_dir)
         .map_err(|e| Error::io(&install_dir, e))?;
-    reader.extract_to(staging.path())?;
+    // Owners by name: the numbers on this MN may differ from the exporter's.
+    let accounts = Accounts::load(root)?;
+    reader.extract_owned_by(staging.path(), Some(&accounts))?;
 
     let mut imported = Vec::new();
     let mut failures = Vec::new();
@@ -80,6 +93,11 @@ pub fn import(
             let bytes = std::fs::read(dir.join("manifest.xml"))
                 .map_err(|e| Error::io(dir.join("manifest.xml"), e))?;
             let m = Manifest::parse(&bytes, &display_name(&bundle, image_dir))?;
+            // The bundle file is named after the exporter's path.
+            let original_litefile = m
+                .litefile
+                .as_deref()
+                .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
             if m.media.as_deref() == Some("required") {
                 let v = |k: &str| m.osimage.get(k).cloned().unwrap_or_default();
                 let media = format!("{installroot}/{}/{}", v("osvers"), v("osarch"));
@@ -91,9 +109,29 @@ pub fn import(
                     )));
                 }
             }
-            let plan = import::plan(&dir, m, &installroot, args.profile.as_deref())?;
+            let mut plan = import::plan(&dir, m, &installroot, args.profile.as_deref())?;
             if args.verbose {
                 say(out, &format!("Adding {}", plan.image));
+            }
+            let mut notes: Vec<String> = Vec::new();
+            if let Some(orig) = &original_litefile {
+                let csv = dir.join(orig);
+                if csv.is_file() {
+                    plan.rows
+                        .extend(import::litefile_rows(&csv, &plan.image, &*db)?);
+                    notes.push("Updating the litefile table.".into());
+                    notes.push("The litetree and statelite tables are untouched. You can update them if needed.".into());
+                } else {
+                    notes.push(format!("Could not find {orig}."));
+                }
+            }
+            if let Some(nodes) = &args.postscripts {
+                let (rows, unknown) = import::postscript_rows(&plan.manifest, nodes, &*db)?;
+                notes.push("Adding postscripts.".into());
+                if !unknown.is_empty() {
+                    notes.push(format!("The following nodes will be skipped because they are not in the nodelist table.\n  {}", unknown.join(",")));
+                }
+                plan.rows.extend(rows);
             }
             let mut lines: Vec<String> = Vec::new();
             let mut report = |l: &str| lines.push(l.to_string());
@@ -102,6 +140,9 @@ pub fn import(
                 say(out, l);
             }
             result?;
+            for l in &notes {
+                say(out, l);
+            }
             Ok(plan.image)
         })();
         match outcome {
@@ -114,6 +155,10 @@ pub fn import(
                 failures.push(image_dir.clone());
             }
         }
+    }
+    drop(staging);
+    if imported.is_empty() && made_install_dir {
+        let _ = std::fs::remove_dir(&install_dir);
     }
     if !failures.is_empty() {
         return Err(Error::Refused(format!(

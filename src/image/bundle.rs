@@ -17,6 +17,7 @@
 
 use super::pgzip::ParallelGzWriter;
 use crate::error::IoContext;
+use crate::mn::accounts::Accounts;
 use crate::{Error, Result};
 use flate2::read::MultiGzDecoder;
 use std::collections::{HashMap, HashSet};
@@ -57,6 +58,9 @@ pub struct Member {
     pub mode: u32,
     pub uid: u64,
     pub gid: u64,
+    /// Owner names as stored (uname/gname), when the bundle has them.
+    pub uname: Option<String>,
+    pub gname: Option<String>,
     pub mtime: u64,
 }
 
@@ -179,6 +183,12 @@ impl BundleReader {
     /// directory. Nothing is written anywhere else. Owners are kept (by number)
     /// when running as root.
     pub fn extract_to(&self, staging: &Path) -> Result<()> {
+        self.extract_owned_by(staging, None)
+    }
+
+    /// As [`extract_to`](Self::extract_to), owners mapped by name through
+    /// `accounts` (the accounts of the MN being imported into).
+    pub fn extract_owned_by(&self, staging: &Path, accounts: Option<&Accounts>) -> Result<()> {
         let meta = fs::symlink_metadata(staging).at(staging)?;
         if !meta.is_dir() {
             return Err(Error::Refused(format!(
@@ -245,12 +255,8 @@ impl BundleReader {
                         return Err(refuse(&self.path, &name, "truncated member data"));
                     }
                     if as_root {
-                        std::os::unix::fs::fchown(
-                            &out,
-                            Some(expected.uid as u32),
-                            Some(expected.gid as u32),
-                        )
-                        .at(&dst)?;
+                        let (uid, gid) = owner_ids(expected, accounts);
+                        std::os::unix::fs::fchown(&out, Some(uid), Some(gid)).at(&dst)?;
                     }
                     out.set_permissions(fs::Permissions::from_mode(expected.mode))
                         .at(&dst)?;
@@ -259,12 +265,8 @@ impl BundleReader {
                 MemberKind::Symlink(target) => {
                     std::os::unix::fs::symlink(target, &dst).at(&dst)?;
                     if as_root {
-                        std::os::unix::fs::lchown(
-                            &dst,
-                            Some(expected.uid as u32),
-                            Some(expected.gid as u32),
-                        )
-                        .at(&dst)?;
+                        let (uid, gid) = owner_ids(expected, accounts);
+                        std::os::unix::fs::lchown(&dst, Some(uid), Some(gid)).at(&dst)?;
                     }
                 }
                 MemberKind::HardLink(target) => {
@@ -288,7 +290,8 @@ impl BundleReader {
                 continue;
             }
             if as_root {
-                std::os::unix::fs::lchown(&dst, Some(m.uid as u32), Some(m.gid as u32)).at(&dst)?;
+                let (uid, gid) = owner_ids(m, accounts);
+                std::os::unix::fs::lchown(&dst, Some(uid), Some(gid)).at(&dst)?;
             }
             fs::set_permissions(&dst, fs::Permissions::from_mode(m.mode)).at(&dst)?;
             set_dir_mtime(&dst, m.mtime)?;
@@ -484,6 +487,8 @@ fn validate(bundle: &Path, file: &File, packing: Packing) -> Result<Listing> {
             mode: header.mode().map_err(broken)? & 0o7777,
             uid: header.uid().map_err(broken)?,
             gid: header.gid().map_err(broken)?,
+            uname: owner_name(header.username_bytes()),
+            gname: owner_name(header.groupname_bytes()),
             mtime: header.mtime().map_err(broken)?,
         };
         index.insert(path, listing.members.len());
@@ -523,6 +528,28 @@ fn validate(bundle: &Path, file: &File, packing: Packing) -> Result<Listing> {
     Ok(listing)
 }
 
+fn owner_name(bytes: Option<&[u8]>) -> Option<String> {
+    bytes
+        .filter(|b| !b.is_empty())
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .map(String::from)
+}
+
+/// The uid and gid a member gets on the MN under `accounts`: its owner
+/// names when that MN knows them (the numbers differ between MNs), else
+/// the numbers stored.
+pub fn owner_ids(m: &Member, accounts: Option<&Accounts>) -> (u32, u32) {
+    let uid = accounts
+        .zip(m.uname.as_deref())
+        .and_then(|(a, n)| a.uid_by_name(n))
+        .unwrap_or(m.uid as u32);
+    let gid = accounts
+        .zip(m.gname.as_deref())
+        .and_then(|(a, n)| a.gid_by_name(n))
+        .unwrap_or(m.gid as u32);
+    (uid, gid)
+}
+
 fn kind_name(t: tar::EntryType) -> &'static str {
     match t {
         tar::EntryType::Char => "character device",
@@ -550,7 +577,8 @@ impl Default for GzOptions {
     fn default() -> Self {
         GzOptions {
             level: 6,
-            compressed_level: 1,
+            // Deflating gzip/xz/squashfs data again gains nothing: store it.
+            compressed_level: 0,
             threads: 0,
         }
     }
@@ -572,6 +600,8 @@ pub struct BundleWriter {
     temp: PathBuf,
     dest: PathBuf,
     opts: GzOptions,
+    /// The exporting MN's accounts, for owner names in headers.
+    accounts: Option<Accounts>,
 }
 
 impl BundleWriter {
@@ -607,11 +637,18 @@ impl BundleWriter {
             temp,
             dest: dest.to_path_buf(),
             opts,
+            accounts: None,
         };
         w.append_dir_entry("./", 0o700, now())?;
         let top = format!("./{image_dir}/");
         w.append_dir_entry(&top, 0o755, now())?;
         Ok(w)
+    }
+
+    /// Records owner names from `accounts` (the MN the files come from) in
+    /// every following member's uname/gname, as GNU tar does.
+    pub fn set_accounts(&mut self, accounts: Accounts) {
+        self.accounts = Some(accounts);
     }
 
     fn builder(&mut self) -> Result<&mut tar::Builder<ParallelGzWriter<BufWriter<File>>>> {
@@ -634,6 +671,7 @@ impl BundleWriter {
     }
 
     fn header(
+        &self,
         kind: tar::EntryType,
         mode: u32,
         uid: u64,
@@ -648,17 +686,27 @@ impl BundleWriter {
         h.set_gid(gid);
         h.set_mtime(mtime);
         h.set_size(size);
-        if uid == 0 {
-            let _ = h.set_username("root");
+        let user = self.accounts.as_ref().and_then(|a| a.user_name(uid as u32));
+        let group = self
+            .accounts
+            .as_ref()
+            .and_then(|a| a.group_name(gid as u32));
+        // Names longer than the 32-byte field stay numeric-only.
+        match user {
+            Some(u) => drop(h.set_username(u)),
+            None if uid == 0 => drop(h.set_username("root")),
+            None => {}
         }
-        if gid == 0 {
-            let _ = h.set_groupname("root");
+        match group {
+            Some(g) => drop(h.set_groupname(g)),
+            None if gid == 0 => drop(h.set_groupname("root")),
+            None => {}
         }
         h
     }
 
     fn append_dir_entry(&mut self, name: &str, mode: u32, mtime: u64) -> Result<()> {
-        let h = Self::header(tar::EntryType::Directory, mode, 0, 0, mtime, 0);
+        let h = self.header(tar::EntryType::Directory, mode, 0, 0, mtime, 0);
         let temp = self.temp.clone();
         append_named(self.builder()?, h, name, None, io::empty()).at(&temp)
     }
@@ -666,7 +714,7 @@ impl BundleWriter {
     /// A member made in memory (manifest.xml, litefile.csv).
     pub fn add_generated(&mut self, rel: &str, bytes: &[u8], mode: u32) -> Result<()> {
         let name = self.member_name(rel)?;
-        let h = Self::header(
+        let h = self.header(
             tar::EntryType::Regular,
             mode,
             0,
@@ -687,7 +735,7 @@ impl BundleWriter {
         match source {
             Some(src) => {
                 let m = fs::symlink_metadata(src).at(src)?;
-                let h = Self::header(
+                let h = self.header(
                     tar::EntryType::Directory,
                     m.mode(),
                     m.uid().into(),
@@ -715,7 +763,7 @@ impl BundleWriter {
         let temp = self.temp.clone();
         if ft.is_symlink() {
             let target = fs::read_link(source).at(source)?;
-            let h = Self::header(tar::EntryType::Symlink, m.mode(), uid, gid, mtime, 0);
+            let h = self.header(tar::EntryType::Symlink, m.mode(), uid, gid, mtime, 0);
             let target = target.as_os_str().as_bytes();
             return append_named(self.builder()?, h, &name, Some(target), io::empty()).at(&temp);
         }
@@ -727,7 +775,7 @@ impl BundleWriter {
         }
         let file = File::open(source).at(source)?;
         let size = file.metadata().at(source)?.len();
-        let h = Self::header(tar::EntryType::Regular, m.mode(), uid, gid, mtime, size);
+        let h = self.header(tar::EntryType::Regular, m.mode(), uid, gid, mtime, size);
         let level = if already_compressed(rel) {
             self.opts.compressed_level
         } else {
@@ -750,6 +798,21 @@ impl BundleWriter {
             ));
         }
         Ok(())
+    }
+
+    /// A file from disk stored as a root-owned regular member with `mode`
+    /// and the current time (a file the exporter made, e.g. rootimgtree.gz).
+    pub fn add_path_as(&mut self, rel: &str, source: &Path, mode: u32) -> Result<()> {
+        let name = self.member_name(rel)?;
+        let file = File::open(source).at(source)?;
+        let size = file.metadata().at(source)?.len();
+        let h = self.header(tar::EntryType::Regular, mode, 0, 0, now(), size);
+        let level = self.opts.compressed_level;
+        let temp = self.temp.clone();
+        let b = self.builder()?;
+        b.get_mut().set_level(level).at(&temp)?;
+        let data = BufReader::with_capacity(1 << 20, file).take(size);
+        append_named(b, h, &name, None, data).at(&temp)
     }
 
     /// A whole tree (e.g. a kit directory or an `-e` directory) under `rel`,

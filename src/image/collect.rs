@@ -11,6 +11,7 @@
 
 use super::db::ImageDb;
 use super::manifest::{Columns, Extra, Manifest, Record};
+use crate::error::IoContext;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -67,6 +68,8 @@ pub struct Collected {
     pub manifest: Manifest,
     pub entries: Vec<Entry>,
     pub warnings: Vec<String>,
+    /// Remarks that do not make the run fail (e.g. a missing `#INCLUDE:`).
+    pub notes: Vec<String>,
 }
 
 impl Collected {
@@ -320,6 +323,8 @@ pub fn collect(
 
     // Files named by the rows (spec §3.3), flat by basename.
     let mut wanted: Vec<(String, Role)> = Vec::new();
+    let mut included: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
     for (v, role) in [
         (&m.kernel, Role::Kernel),
         (&m.ramdisk, Role::Ramdisk),
@@ -346,6 +351,36 @@ pub fn collect(
             .or_else(|| p.strip_prefix("d:"))
             .unwrap_or(p);
         split_into(&mut wanted, Some(&p.to_string()), Role::Config);
+    }
+    // D9: files a list pulls in with `#INCLUDE:path#` travel with it.
+    let mut i = 0;
+    while i < wanted.len() {
+        let (path, role) = wanted[i].clone();
+        i += 1;
+        if !is_list(&m, &path) && !included.contains(&path) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(under_root(root, &path)) else {
+            continue;
+        };
+        for inc in includes(&text) {
+            let inc = resolve_include(&path, &inc);
+            // xCAT's own shipped lists exist on every MN with xCAT installed.
+            if inc.starts_with(&format!("{XCATROOT}/share/xcat/")) {
+                continue;
+            }
+            if !readable_file(root, &inc) {
+                // Upstream never follows includes: a missing one is a note only.
+                notes.push(format!(
+                    "{path} includes {inc}, which does not exist; not exported"
+                ));
+                continue;
+            }
+            if !wanted.iter().any(|(q, _)| *q == inc) {
+                included.push(inc.clone());
+                wanted.push((inc, role));
+            }
+        }
     }
     for (path, role) in wanted {
         if !readable_file(root, &path) {
@@ -426,7 +461,36 @@ pub fn collect(
         manifest: m,
         entries,
         warnings,
+        notes,
     })
+}
+
+/// Whether `path` is one of the image's package or exclude lists, whose
+/// `#INCLUDE:` lines name further files.
+fn is_list(m: &Manifest, path: &str) -> bool {
+    ["pkglist", "otherpkglist", "exlist"].iter().any(|c| {
+        m.linuximage
+            .get(*c)
+            .is_some_and(|v| v.split(',').any(|p| p.trim() == path))
+    })
+}
+
+/// The targets of `#INCLUDE:path#` lines, as written.
+pub fn includes(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("#INCLUDE:"))
+        .map(|rest| rest.trim().trim_end_matches('#').trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+/// An include target as an MN path: absolute as is, else beside `list`.
+pub fn resolve_include(list: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_string();
+    }
+    let dir = list.rsplit_once('/').map_or("", |(d, _)| d);
+    format!("{dir}/{target}")
 }
 
 fn strip_empty(mut cols: Columns) -> Columns {
@@ -598,7 +662,9 @@ fn node_postscripts(db: &dyn ImageDb, node: &str) -> Result<(Option<String>, Opt
     Ok((ps, pbs))
 }
 
-/// litefile.csv for a statelite image (spec §5; D19: tabdump grammar with a header).
+/// litefile.csv for a statelite image (spec §5), in the tabdump grammar
+/// with a header (D19): the image's own rows, the `ALL` or group rows and
+/// the rows without an image, each under the exported image's name.
 fn litefile_csv(db: &dyn ImageDb, image: &str, osimage: &Columns) -> Result<Vec<u8>> {
     let groups = nonempty(osimage, "groups");
     let selectors: Vec<String> = match &groups {
@@ -606,7 +672,10 @@ fn litefile_csv(db: &dyn ImageDb, image: &str, osimage: &Columns) -> Result<Vec<
         None => vec!["ALL".into(), image.to_string()],
     };
     let name = image_dir_name(image);
-    let mut out = String::from("#image,file,options,comments,disable\n");
+    let columns = super::columns::of("litefile");
+    let mut out = Vec::new();
+    let memory = Path::new("litefile.csv");
+    crate::db::csv::write_header(&mut out, columns).at(memory)?;
     for r in db.rows("litefile")? {
         let img = r.get("image").map(String::as_str).unwrap_or("");
         if !(img.is_empty() || selectors.iter().any(|s| s == img)) {
@@ -616,16 +685,16 @@ fn litefile_csv(db: &dyn ImageDb, image: &str, osimage: &Columns) -> Result<Vec<
             continue;
         };
         let options = nonempty(&r, "options").unwrap_or_else(|| "tmpfs".into());
-        out.push_str(&format!(
-            "{},{},{},,\n",
-            quote(&name),
-            quote(&file),
-            quote(&options)
-        ));
+        let values: Vec<Option<String>> = columns
+            .iter()
+            .map(|c| match c.as_str() {
+                "image" => Some(name.clone()),
+                "file" => Some(file.clone()),
+                "options" => Some(options.clone()),
+                _ => None,
+            })
+            .collect();
+        crate::db::csv::write_record(&mut out, &values).at(memory)?;
     }
-    Ok(out.into_bytes())
-}
-
-fn quote(v: &str) -> String {
-    format!("\"{}\"", v.replace('"', "\"\""))
+    Ok(out)
 }

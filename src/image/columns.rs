@@ -1,112 +1,30 @@
-//! Column names of the tables an image bundle carries, as xCAT's schema
-//! defines them (spec/schema.json). manifest.xml elements are exactly these
-//! names, so the manifest reader checks against them without needing the
-//! database layer.
+//! Column names of the tables an image bundle carries, taken from xCAT's
+//! schema (`crate::db::schema`). manifest.xml elements are exactly these
+//! names, so the manifest reader and writer check against them.
 
-/// `osimage` columns.
-pub const OSIMAGE: &[&str] = &[
-    "imagename",
-    "groups",
-    "profile",
-    "imagetype",
-    "description",
-    "provmethod",
-    "rootfstype",
-    "nfsrootopts",
-    "osdistroname",
-    "osupdatename",
-    "cfmdir",
-    "osname",
-    "osvers",
-    "osarch",
-    "synclists",
-    "postscripts",
-    "postbootscripts",
-    "serverrole",
-    "isdeletable",
-    "kitcomponents",
-    "environvar",
-    "comments",
-    "disable",
-];
+use crate::db::schema;
 
-/// `linuximage` columns.
-pub const LINUXIMAGE: &[&str] = &[
-    "imagename",
-    "template",
-    "boottarget",
-    "addkcmdline",
-    "pkglist",
-    "pkgdir",
-    "otherpkglist",
-    "otherpkgdir",
-    "exlist",
-    "postinstall",
-    "rootimgdir",
-    "kerneldir",
-    "nodebootif",
-    "otherifce",
-    "netdrivers",
-    "kernelver",
-    "krpmver",
-    "permission",
-    "dump",
-    "crashkernelsize",
-    "partitionfile",
-    "driverupdatesrc",
-    "comments",
-    "disable",
-];
+/// The columns of `table` in schema order; empty for a table the schema lacks.
+pub fn of(table: &str) -> &'static [String] {
+    schema::table(table).map_or(&[], |t| t.columns.as_slice())
+}
 
-/// `kit` columns.
-pub const KIT: &[&str] = &[
-    "kitname",
-    "basename",
-    "description",
-    "version",
-    "release",
-    "ostype",
-    "isinternal",
-    "kitdeployparams",
-    "kitdir",
-    "comments",
-    "disable",
-];
+/// Whether `column` is a column of `table`.
+pub fn has(table: &str, column: &str) -> bool {
+    of(table).iter().any(|c| c == column)
+}
 
-/// `kitrepo` columns.
-pub const KITREPO: &[&str] = &[
-    "kitreponame",
-    "kitname",
-    "osbasename",
-    "osmajorversion",
-    "osminorversion",
-    "osarch",
-    "compat_osbasenames",
-    "kitrepodir",
-    "comments",
-    "disable",
-];
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `kitcomponent` columns.
-pub const KITCOMPONENT: &[&str] = &[
-    "kitcompname",
-    "description",
-    "kitname",
-    "kitreponame",
-    "basename",
-    "version",
-    "release",
-    "serverroles",
-    "kitpkgdeps",
-    "prerequisite",
-    "driverpacks",
-    "kitcompdeps",
-    "postbootscripts",
-    "genimage_postinstall",
-    "exlist",
-    "comments",
-    "disable",
-];
-
-/// `litefile` columns.
-pub const LITEFILE: &[&str] = &["image", "file", "options", "comments", "disable"];
+    #[test]
+    fn image_tables_come_from_the_schema() {
+        assert_eq!(of("osimage").len(), 23);
+        assert_eq!(of("linuximage").len(), 24);
+        assert!(has("kitcomponent", "genimage_postinstall"));
+        assert!(has("litefile", "options"));
+        assert!(!has("osimage", "name"));
+        assert!(of("nosuchtable").is_empty());
+    }
+}

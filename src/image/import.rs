@@ -18,6 +18,8 @@ pub struct Placement {
     pub from: PathBuf,
     /// Absolute MN path.
     pub to: String,
+    /// `from` is a rootimgtree.gz whose `rootimg/` tree becomes `to`.
+    pub unpack: bool,
 }
 
 /// What importing one image will do; built without side effects.
@@ -272,6 +274,7 @@ pub fn plan(
         placements.push(Placement {
             from,
             to: to.clone(),
+            unpack: false,
         });
         Ok(to)
     };
@@ -286,10 +289,20 @@ pub fn plan(
             *n = place(basename(o), n)?;
         }
     }
-    if m.rootimgtree.is_some() {
-        return Err(Error::NotAvailable(
-            "imgimport of statelite images (rootimgtree.gz)".into(),
-        ));
+    let mut tree_to: Option<String> = None;
+    // statelite: the tree is unpacked to `<dir of rootimgtree>/rootimg`
+    // (upstream unpacks there and deletes the .gz), and litefile.csv goes
+    // where the manifest says, as upstream moves it.
+    if let (Some(orig), Some(tree)) = (&original.rootimgtree, &m.rootimgtree) {
+        let rootimg = format!("{}/rootimg", dirname(tree));
+        let to = place(basename(orig), &rootimg)?;
+        tree_to = Some(to.clone());
+        m.rootimgtree = Some(format!("{}/{}", dirname(&to), basename(tree)));
+    }
+    if let (Some(orig), Some(lite)) = (&original.litefile, m.litefile.as_mut()) {
+        if image_dir.join(basename(orig)).is_file() {
+            *lite = place(basename(orig), lite)?;
+        }
     }
     for (table, key) in [
         ("linuximage", "template"),
@@ -315,6 +328,47 @@ pub fn plan(
         }
         cols.insert(key.into(), placed.join(","));
     }
+    // `#INCLUDE:` targets of the lists, by the member the exporter stored:
+    // a relative target goes beside the list (where it will look), an
+    // absolute one where it says.
+    let mut lists: Vec<(String, String)> = Vec::new();
+    for key in ["pkglist", "otherpkglist", "exlist"] {
+        let (Some(o), Some(n)) = (original.linuximage.get(key), m.linuximage.get(key)) else {
+            continue;
+        };
+        for (old, new) in o.split(',').zip(n.split(',')) {
+            lists.push((basename(old.trim()).to_string(), new.trim().to_string()));
+        }
+    }
+    let mut i = 0;
+    while i < lists.len() {
+        let (member, dest) = lists[i].clone();
+        i += 1;
+        let Ok(text) = fs::read_to_string(image_dir.join(&member)) else {
+            continue;
+        };
+        for inc in super::collect::includes(&text) {
+            let inc_member = basename(&inc).to_string();
+            let to = super::collect::resolve_include(&dest, &inc);
+            if !image_dir.join(&inc_member).is_file() || lists.iter().any(|(_, d)| *d == to) {
+                continue;
+            }
+            place(&inc_member, &to)?;
+            lists.push((inc_member, to));
+        }
+    }
+    // D9: the partition file travels too; an `s:`/`d:` prefix marks a script.
+    if let Some(v) = m.linuximage.get("partitionfile").cloned() {
+        let (prefix, path) = match v.get(..2) {
+            Some(p @ ("s:" | "d:")) => (p, &v[2..]),
+            _ => ("", v.as_str()),
+        };
+        if image_dir.join(basename(path)).is_file() {
+            let to = place(basename(path), path)?;
+            m.linuximage
+                .insert("partitionfile".into(), format!("{prefix}{to}"));
+        }
+    }
     for kit in &m.kits {
         if let Some(dir) = kit.columns.get("kitdir") {
             place(basename(dir), &format!("{}/{}", dirname(dir), kit.name))?;
@@ -332,6 +386,11 @@ pub fn plan(
             place(&format!("extra/{}", basename(&e.src)), &dest)?;
         }
     }
+    // The tree first: the longest, most failure-prone step precedes the moves.
+    for p in placements.iter_mut() {
+        p.unpack = tree_to.as_deref() == Some(p.to.as_str());
+    }
+    placements.sort_by_key(|p| !p.unpack);
     let rows = rows_of(&m);
     Ok(ImportPlan {
         image,
@@ -402,11 +461,20 @@ pub fn execute(
         check_parents(root, &p.to)?;
     }
     let mut done: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    let mut made_dirs: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<()> {
         for p in &plan.placements {
             let dst = under_root(root, &p.to);
             if let Some(parent) = dst.parent() {
+                // Remember the directories made, to remove them on rollback.
+                let mut missing: Vec<PathBuf> = parent
+                    .ancestors()
+                    .take_while(|a| a.starts_with(root) && fs::symlink_metadata(a).is_err())
+                    .map(Path::to_path_buf)
+                    .collect();
                 fs::create_dir_all(parent).at(parent)?;
+                missing.reverse();
+                made_dirs.extend(missing);
             }
             let mut backup = None;
             if fs::symlink_metadata(&dst).is_ok() {
@@ -418,8 +486,28 @@ pub fn execute(
                 fs::rename(&dst, &orig).at(&dst)?;
                 backup = Some(orig);
             }
-            done.push((dst.clone(), backup));
-            fs::rename(&p.from, &dst).at(&dst)?;
+            if p.unpack {
+                report.line("Extracting rootimgtree.gz. It will take a while.");
+                // Unpacked beside its destination, so that placing is a rename.
+                let parent = dst.parent().unwrap_or(root);
+                let tmp = tempfile::Builder::new()
+                    .prefix(".rootimg.xcatport-")
+                    .tempdir_in(parent)
+                    .at(parent)?;
+                let file = fs::File::open(&p.from).at(&p.from)?;
+                let mut gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(
+                    1 << 20,
+                    file,
+                ));
+                let mut stream = std::io::BufReader::with_capacity(1 << 20, &mut gz);
+                super::cpio::unpack(&mut stream, &p.from, tmp.path())?;
+                done.push((dst.clone(), backup));
+                let tree = tmp.path().join(super::cpio::TREE);
+                fs::rename(&tree, &dst).at(&dst)?;
+            } else {
+                done.push((dst.clone(), backup));
+                fs::rename(&p.from, &dst).at(&dst)?;
+            }
             report.line(&p.to);
         }
         db.apply(&plan.rows)
@@ -434,6 +522,9 @@ pub fn execute(
             if let Some(b) = backup {
                 let _ = fs::rename(b, &dst);
             }
+        }
+        for d in made_dirs.iter().rev() {
+            let _ = fs::remove_dir(d);
         }
     }
     result
@@ -459,4 +550,136 @@ fn check_parents(root: &Path, path: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The litefile rows of a statelite bundle's litefile.csv (spec §5): read
+/// in the tabdump grammar, with our header or without one as upstream
+/// writes it; every row belongs to `image`; a row that repeats an `ALL`
+/// row exactly (same file and options) is left out, as xCAT does.
+pub fn litefile_rows(file: &Path, image: &str, db: &dyn ImageDb) -> Result<Vec<RowChange>> {
+    use std::io::{BufRead, Read};
+    let table = crate::db::schema::table("litefile")
+        .ok_or_else(|| Error::Db("table litefile is not in xCAT's schema".into()))?;
+    let mut input = std::io::BufReader::new(fs::File::open(file).at(file)?);
+    let has_header = input.fill_buf().at(file)?.first() == Some(&b'#');
+    let header: &[u8] = if has_header {
+        b""
+    } else {
+        b"#image,file,options,comments,disable\n"
+    };
+    let chained = std::io::BufReader::new(header.chain(input));
+    let mut reader = crate::db::csv::Reader::new(chained, file, table)?;
+    let col = |name: &str| table.column_index(name).unwrap_or(usize::MAX);
+    let (file_col, opt_col) = (col("file"), col("options"));
+    let all = db.rows_where("litefile", "image", "ALL")?;
+    let mut rows: Vec<RowChange> = Vec::new();
+    while let Some(rec) = reader.next_record()? {
+        let get = |i: usize| rec.values.get(i).cloned().flatten().unwrap_or_default();
+        let (path, options) = (get(file_col), get(opt_col));
+        if path.is_empty() {
+            continue;
+        }
+        let same_as_all = all.iter().any(|r| {
+            r.get("file") == Some(&path) && r.get("options").cloned().unwrap_or_default() == options
+        });
+        if same_as_all {
+            continue;
+        }
+        let key: Columns = [
+            ("image".to_string(), image.to_string()),
+            ("file".to_string(), path),
+        ]
+        .into();
+        rows.retain(|r| r.key != key);
+        rows.push(RowChange {
+            table: "litefile".into(),
+            key,
+            values: [("options".to_string(), options)].into(),
+        });
+    }
+    Ok(rows)
+}
+
+/// `imgimport -p NODES` (spec §6.4): the bundle's postscripts and
+/// postbootscripts, less what the current `xcatdefaults` row already runs,
+/// replace the lists of every node named or in a named group. Returns the
+/// rows and the names that are neither nodes nor groups (a warning, D14).
+pub fn postscript_rows(
+    m: &Manifest,
+    noderange: &str,
+    db: &dyn ImageDb,
+) -> Result<(Vec<RowChange>, Vec<String>)> {
+    let mut nodes: Vec<String> = Vec::new();
+    let mut unknown = Vec::new();
+    let mut all_nodes: Option<Vec<Columns>> = None;
+    for item in noderange
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if db.row("nodelist", "node", item)?.is_some() {
+            if !nodes.iter().any(|n| n == item) {
+                nodes.push(item.to_string());
+            }
+            continue;
+        }
+        let list = match &all_nodes {
+            Some(l) => l,
+            None => all_nodes.insert(db.rows("nodelist")?),
+        };
+        let members: Vec<String> = list
+            .iter()
+            .filter(|r| {
+                r.get("groups")
+                    .is_some_and(|g| g.split(',').any(|x| x.trim() == item))
+            })
+            .filter_map(|r| r.get("node").cloned())
+            .collect();
+        if members.is_empty() {
+            unknown.push(item.to_string());
+        }
+        for n in members {
+            if !nodes.contains(&n) {
+                nodes.push(n);
+            }
+        }
+    }
+    if nodes.is_empty() {
+        return Err(Error::Refused(format!(
+            "The nodes {noderange} are not defined in xCAT DB."
+        )));
+    }
+    let defaults = db.row("postscripts", "node", "xcatdefaults")?;
+    let keep = |list: &Option<String>, column: &str| -> String {
+        let have: Vec<&str> = defaults
+            .as_ref()
+            .and_then(|d| d.get(column))
+            .map(|v| v.split(',').map(str::trim).collect())
+            .unwrap_or_default();
+        list.as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !have.contains(s))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let ps = keep(&m.postscripts, "postscripts");
+    let pbs = keep(&m.postbootscripts, "postbootscripts");
+    if ps.is_empty() && pbs.is_empty() {
+        return Ok((Vec::new(), unknown));
+    }
+    let rows = nodes
+        .into_iter()
+        .map(|n| RowChange {
+            table: "postscripts".into(),
+            key: [("node".to_string(), n)].into(),
+            values: [
+                ("postscripts".to_string(), ps.clone()),
+                ("postbootscripts".to_string(), pbs.clone()),
+            ]
+            .into(),
+        })
+        .collect();
+    Ok((rows, unknown))
 }

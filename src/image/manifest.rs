@@ -86,11 +86,11 @@ impl RecordKind {
             RecordKind::KitComp => "kitcomp",
         }
     }
-    fn columns(self) -> &'static [&'static str] {
+    fn columns(self) -> &'static [String] {
         match self {
-            RecordKind::Kit => columns::KIT,
-            RecordKind::KitRepo => columns::KITREPO,
-            RecordKind::KitComp => columns::KITCOMPONENT,
+            RecordKind::Kit => columns::of("kit"),
+            RecordKind::KitRepo => columns::of("kitrepo"),
+            RecordKind::KitComp => columns::of("kitcomponent"),
         }
     }
     fn key_column(self) -> &'static str {
@@ -189,10 +189,10 @@ impl Manifest {
         w.records(RecordKind::Kit, &self.kits)?;
         w.records(RecordKind::KitComp, &self.kitcomps)?;
         w.records(RecordKind::KitRepo, &self.kitrepos)?;
-        w.section("linuximage", columns::LINUXIMAGE, &self.linuximage)?;
+        w.section("linuximage", columns::of("linuximage"), &self.linuximage)?;
         w.opt_leaf(1, "litefile", self.litefile.as_deref())?;
         w.opt_leaf(1, "media", self.media.as_deref())?;
-        w.section("osimage", columns::OSIMAGE, &self.osimage)?;
+        w.section("osimage", columns::of("osimage"), &self.osimage)?;
         w.opt_leaf(1, "postbootscripts", self.postbootscripts.as_deref())?;
         w.opt_leaf(1, "postscripts", self.postscripts.as_deref())?;
         w.opt_leaf(1, "ramdisk", self.ramdisk.as_deref())?;
@@ -258,7 +258,7 @@ impl XmlOut {
             None => Ok(()),
         }
     }
-    fn section(&mut self, name: &str, allowed: &[&str], cols: &Columns) -> Result<()> {
+    fn section(&mut self, name: &str, allowed: &[String], cols: &Columns) -> Result<()> {
         check_columns(name, allowed, cols.keys())?;
         self.open(1, name);
         for (k, v) in cols {
@@ -291,11 +291,11 @@ impl XmlOut {
 
 fn check_columns<'a>(
     section: &str,
-    allowed: &[&str],
+    allowed: &[String],
     keys: impl Iterator<Item = &'a String>,
 ) -> Result<()> {
     for k in keys {
-        if !allowed.contains(&k.as_str()) {
+        if !allowed.iter().any(|a| a == k.as_str()) {
             return Err(Error::Refused(format!(
                 "manifest.xml: <{section}> has no column named {k:?}"
             )));
@@ -544,9 +544,9 @@ fn interpret(root: &Node, file: &Path) -> Result<Manifest> {
                 }
                 seen_sections.push(name);
                 let (allowed, target) = if name == "osimage" {
-                    (columns::OSIMAGE, &mut m.osimage)
+                    (columns::of("osimage"), &mut m.osimage)
                 } else {
-                    (columns::LINUXIMAGE, &mut m.linuximage)
+                    (columns::of("linuximage"), &mut m.linuximage)
                 };
                 *target = read_columns(child, name, allowed, file)?;
             }
@@ -596,16 +596,14 @@ fn interpret(root: &Node, file: &Path) -> Result<Manifest> {
                 }
                 m.rawimagefiles = Some(files);
             }
-            _ if legacy
-                && (columns::OSIMAGE.contains(&name) || columns::LINUXIMAGE.contains(&name)) =>
-            {
+            _ if legacy && (columns::has("osimage", name) || columns::has("linuximage", name)) => {
                 // xCAT 2.7 flat form: columns sit at the root (spec §4.4).
                 let value = leaf_value(child, "xcatimage", file)?;
                 for (cols, target) in [
-                    (columns::OSIMAGE, &mut m.osimage),
-                    (columns::LINUXIMAGE, &mut m.linuximage),
+                    (columns::of("osimage"), &mut m.osimage),
+                    (columns::of("linuximage"), &mut m.linuximage),
                 ] {
-                    if cols.contains(&name) {
+                    if cols.iter().any(|c| c == name) {
                         if target.contains_key(name) {
                             return Err(fail(child.line, format!("<{name}> appears twice")));
                         }
@@ -649,7 +647,7 @@ fn leaf_value(node: &Node, parent: &str, file: &Path) -> Result<Option<String>> 
     Ok(node.has_text().then(|| node.text.clone()))
 }
 
-fn read_columns(node: &Node, section: &str, allowed: &[&str], file: &Path) -> Result<Columns> {
+fn read_columns(node: &Node, section: &str, allowed: &[String], file: &Path) -> Result<Columns> {
     if node.has_text() {
         return Err(Error::format(
             file,
@@ -660,7 +658,7 @@ fn read_columns(node: &Node, section: &str, allowed: &[&str], file: &Path) -> Re
     let mut cols = Columns::new();
     let mut seen: Vec<&str> = Vec::new();
     for c in &node.children {
-        if !allowed.contains(&c.name.as_str()) {
+        if !allowed.contains(&c.name) {
             return Err(Error::format(
                 file,
                 c.line,

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod collect;
 pub mod columns;
+pub mod cpio;
 pub mod db;
 pub mod import;
 pub mod manifest;
@@ -12,5 +13,5 @@ pub mod pgzip;
 
 pub use bundle::{BundleReader, BundleWriter, GzOptions, Listing, Member, MemberKind, Packing};
 pub use collect::{collect, CollectOptions, Collected, Entry, Role, Source};
-pub use db::{ImageDb, MemoryDb, RowChange};
+pub use db::{BackendDb, ImageDb, MemoryDb, RowChange};
 pub use manifest::{Columns, Extra, Manifest, Record};

@@ -8,7 +8,7 @@
 //!
 //! The level can change between blocks: data that is already compressed
 //! (a rootimg.cpio.gz is most of a netboot bundle) gains nothing from level 6
-//! and is packed at level 1, several times faster.
+//! and is stored (level 0), which costs nothing but the CRC.
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
@@ -154,7 +154,18 @@ fn worker_gone() -> io::Error {
     io::Error::other("gzip worker thread stopped")
 }
 
+/// One gzip member of `data`. zlib-rs's level 1 uses static Huffman
+/// trees only, which grow incompressible data (a rootimg.cpio.gz) by about
+/// 6 %; such a block is stored instead, which costs a few bytes per 64 KiB.
 fn compress(data: &[u8], level: u32) -> Done {
+    let member = deflate(data, level)?;
+    if level > 0 && member.len() > data.len() + data.len() / 1000 + 64 {
+        return deflate(data, 0);
+    }
+    Ok(member)
+}
+
+fn deflate(data: &[u8], level: u32) -> Done {
     let mut enc = GzEncoder::new(
         Vec::with_capacity(data.len() / 2 + 64),
         Compression::new(level),
@@ -213,6 +224,28 @@ mod tests {
         let data: Vec<u8> = (0..200_000u32).flat_map(|i| i.to_le_bytes()).collect();
         assert_eq!(roundtrip(&data, 4096, 3), data);
         assert_eq!(roundtrip(&data, 1 << 20, 1), data);
+    }
+
+    #[test]
+    fn incompressible_blocks_are_stored_not_grown() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let data: Vec<u8> = (0..1 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let gz = compress(&data, 1).unwrap();
+        assert!(
+            gz.len() <= data.len() + data.len() / 1000 + 64,
+            "{}",
+            gz.len()
+        );
+        let mut out = Vec::new();
+        MultiGzDecoder::new(&gz[..]).read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
     }
 
     #[test]
