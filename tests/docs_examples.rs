@@ -7,7 +7,7 @@
 //!
 //! The blocks see these variables (each page gets fresh ones):
 //! `$MN` a synthetic xCAT MN (rhel), `$NEWROOT` a freshly installed rhel
-//! root without xCAT, `$STANDBY` a second MN with the same xCAT version,
+//! root without xCAT, `$STANDBY` a second fresh rhel root,
 //! `$UBUNTU` a fresh Ubuntu root, `$STICK` an absent directory for the
 //! snapshot, `$WORK` an empty scratch directory (also the working
 //! directory); PATH starts with the commands under their installed names.
@@ -130,7 +130,7 @@ fn prepare() -> Env {
     }
     mkfixture(&d.join("mn"), &[]);
     mkfixture(&d.join("newroot"), &["--bare"]);
-    mkfixture(&d.join("standby"), &["--seed", "2"]);
+    mkfixture(&d.join("standby"), &["--bare", "--seed", "2"]);
     mkfixture(&d.join("ubuntu"), &["--bare", "--distro", "ubuntu"]);
     let work = d.join("work");
     std::fs::create_dir(&work).unwrap();
@@ -229,7 +229,10 @@ fn every_page_is_covered() {
         .filter(|n| n.ends_with(".md"))
         .collect();
     pages.sort();
-    assert_eq!(pages, PAGES, "add new docs pages to PAGES and a test for them");
+    assert_eq!(
+        pages, PAGES,
+        "add new docs pages to PAGES and a test for them"
+    );
 }
 
 const PAGES: &[&str] = &["guide.md", "troubleshooting.md"];
