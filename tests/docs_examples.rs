@@ -40,10 +40,9 @@ fn examples(markdown: &str) -> Vec<Example> {
                 open = Some((lang, i + 1, String::new()));
             }
             None => {}
+            // A closing fence; only sh blocks are kept.
             Some((lang, start, body)) if fence => {
-                if lang == "sh" {
-                    out.push(annotated(start, body));
-                }
+                out.extend((lang == "sh").then(|| annotated(start, body)));
             }
             Some((lang, start, mut body)) => {
                 body.push_str(line);
