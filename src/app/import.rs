@@ -124,8 +124,25 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         ));
     };
     execute(args, &root, &plan, &pre, &mut report)?;
+    if let Some(head) = &pre.head {
+        record_source(&root, &head.source)?;
+    }
     report.todo = todo(args, &root, &pre);
     emit(args, &report)
+}
+
+/// Where a finished restore records what the snapshot's MN was, so that
+/// `xcatreconfig` knows the old hostname after this machine kept its own.
+pub const SOURCE_RECORD: &str = "var/lib/xcatport/source.json";
+
+fn record_source(root: &Root, source: &crate::snapshot::SourceFacts) -> Result<()> {
+    use crate::error::IoContext;
+    let path = root.for_write(&crate::mn::RelPath::new(SOURCE_RECORD)?)?;
+    let json =
+        serde_json::to_vec_pretty(source).map_err(|e| Error::format(&path, 0, e.to_string()))?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, json).at(&tmp)?;
+    std::fs::rename(&tmp, &path).at(&path)
 }
 
 /// SOURCE, or the directory holding the running binary (the stick).

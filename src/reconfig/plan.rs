@@ -131,17 +131,24 @@ fn identity(root: &Root, backend: &mut dyn Backend, req: &Request) -> Result<Ide
             "--domain: the site table has no domain to replace (site.domain is not set)".into(),
         ));
     }
-    let hostname_file = root.resolve(&RelPath::new("etc/hostname")?)?;
-    let current = std::fs::read_to_string(&hostname_file)
-        .ok()
-        .and_then(|t| t.lines().next().map(|l| l.trim().to_ascii_lowercase()))
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| {
-            Error::Refused(format!(
-                "{}: missing or empty, so the MN's current hostname is unknown",
-                hostname_file.display()
-            ))
-        })?;
+    // After xcatimport the machine keeps its own /etc/hostname: the name the
+    // restored configuration uses is the snapshot's, recorded by the restore.
+    let current = match restored_source_hostname(root)? {
+        Some(name) => name,
+        None => {
+            let hostname_file = root.resolve(&RelPath::new("etc/hostname")?)?;
+            std::fs::read_to_string(&hostname_file)
+                .ok()
+                .and_then(|t| t.lines().next().map(|l| l.trim().to_ascii_lowercase()))
+                .filter(|l| !l.is_empty())
+                .ok_or_else(|| {
+                    Error::Refused(format!(
+                        "{}: missing or empty, so the MN's current hostname is unknown",
+                        hostname_file.display()
+                    ))
+                })?
+        }
+    };
     let (old_short, old_fqdn) = split_name(&current, old_domain.as_deref());
     let new_domain = id.new_domain.clone();
     let (new_short, new_fqdn) = match &req.hostname {
@@ -162,6 +169,19 @@ fn identity(root: &Root, backend: &mut dyn Backend, req: &Request) -> Result<Ide
     id.new_short = Some(new_short);
     id.new_fqdn = Some(new_fqdn);
     Ok(id)
+}
+
+/// The source MN's hostname recorded by a finished xcatimport, if any.
+fn restored_source_hostname(root: &Root) -> Result<Option<String>> {
+    let path = root.resolve(&RelPath::new(crate::app::import::SOURCE_RECORD)?)?;
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let source: crate::snapshot::SourceFacts = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::format(&path, 0, format!("not a restore record: {e}")))?;
+    Ok(Some(source.hostname.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()))
 }
 
 /// (short, fqdn) of a name, completing a short one with `domain`.
