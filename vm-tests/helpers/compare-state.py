@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Compares the state two guests recorded (guest-lib.sh record_state).
 
-compare-state.py A_DIR B_DIR MEMBERS ASPECT
+compare-state.py A_DIR B_DIR MEMBERS ASPECT [--absent-ok]
   ASPECT: meta (type, mode, owner and group names, size, link target),
           content (sha256), mtime (non-directories), xattrs.
+--absent-ok: a path absent on both sides is equal (before/after checks).
 Only paths in MEMBERS (the snapshot's data members, one per line) count.
 Prints each difference (at most 20) and exits 1 when there is any.
 """
@@ -57,6 +58,7 @@ def xattrs(d):
 
 def main():
     a_dir, b_dir, members_file, aspect = sys.argv[1:5]
+    absent_ok = '--absent-ok' in sys.argv[5:]
     with open(members_file, encoding='utf-8', errors='surrogateescape') as f:
         members = {norm(l) for l in f if norm(l) and not norm(l).startswith('.xcatport')}
     if aspect in ('meta', 'mtime'):
@@ -73,7 +75,9 @@ def main():
     diffs, compared = [], 0
     for p in sorted(members):
         va, vb = get(a, p), get(b, p)
-        if aspect in ('meta', 'mtime') and va is None:
+        if absent_ok and va is None and vb is None:
+            continue
+        if aspect in ('meta', 'mtime') and va is None and not absent_ok:
             diffs.append(f'{p}: in the snapshot but not on A')
             continue
         if aspect == 'content' and va is None:
@@ -86,7 +90,7 @@ def main():
     if len(diffs) > 20:
         print(f'    | … {len(diffs) - 20} more')
     print(f'    | {aspect}: {compared} paths compared, {len(diffs)} differ')
-    sys.exit(1 if diffs or compared == 0 else 0)
+    sys.exit(1 if diffs or (compared == 0 and not absent_ok) else 0)
 
 
 main()

@@ -55,6 +55,7 @@ mount_stick() {
 # ask_xcatd REQUEST: one request to the running daemon on 127.0.0.1:3001.
 ask_xcatd() {
     local i
+    systemctl is-active --quiet xcatd.service || return 1
     for i in $(seq 1 50); do
         if (exec 3<>/dev/tcp/127.0.0.1/3001 && echo "$1" >&3 && cat <&3) 2>/dev/null; then
             return 0
