@@ -4,7 +4,7 @@
 set -u
 stage "A: stick and xCAT packages"
 mount_stick "" 0 || exit 1
-check "A: stick is a removable USB disk" sh -c '[ "$(lsblk -dno RM,TRAN /dev/sda | tr -s " ")" = "1 usb" ]'
+check_eq "A: the stick is a removable USB disk (RM TRAN)" "1 usb" "$(lsblk -dno RM,TRAN "$(readlink -f /dev/disk/by-id/usb-QEMU_QEMU_HARDDISK_VMSTICK0-0:0)" | xargs)"
 check "A: stick is mounted as vfat" sh -c 'findmnt -no FSTYPE /media/stick | grep -qx vfat'
 mkdir -p /install/xcat
 cp -r /vmtest/repo/xcat-core /vmtest/repo/xcat-dep /install/xcat/
