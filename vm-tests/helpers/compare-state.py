@@ -72,13 +72,13 @@ def main():
         get = lambda m, p: m.get(p, ())
     else:
         sys.exit('unknown aspect ' + aspect)
-    diffs, compared = [], 0
+    diffs, compared, unlisted = [], 0, 0
     for p in sorted(members):
         va, vb = get(a, p), get(b, p)
         if absent_ok and va is None and vb is None:
             continue
         if aspect in ('meta', 'mtime') and va is None and not absent_ok:
-            diffs.append(f'{p}: in the snapshot but not on A')
+            unlisted += 1  # outside the trees A recorded (e.g. base-distro files)
             continue
         if aspect == 'content' and va is None:
             continue  # directories and links have no sum
@@ -89,8 +89,11 @@ def main():
         print('    | ' + d)
     if len(diffs) > 20:
         print(f'    | … {len(diffs) - 20} more')
-    print(f'    | {aspect}: {compared} paths compared, {len(diffs)} differ')
-    sys.exit(1 if diffs or (compared == 0 and not absent_ok) else 0)
+    print(f'    | {aspect}: {compared} paths compared, {len(diffs)} differ, {unlisted} members outside the recorded trees')
+    too_few = aspect == 'meta' and not absent_ok and compared < len(members) // 2
+    if too_few:
+        print(f'    | only {compared} of {len(members)} snapshot members were recorded on A')
+    sys.exit(1 if diffs or too_few or (compared == 0 and not absent_ok) else 0)
 
 
 main()

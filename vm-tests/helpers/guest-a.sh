@@ -46,8 +46,8 @@ site_has_master() { ask_xcatd site | grep -qx 'master=10.0.0.1'; }
 check "A: xcatd now serves the fixture's site table (master=10.0.0.1)" site_has_master
 # The trees both machines are compared over: what the fixture wrote, plus
 # the xCAT repos and their apt sources.
-(cd /tmp/mn && find . -mindepth 1 -maxdepth 2 | sed 's|^\.||' |
-    grep -vE '^/(usr|bin|tmp)(/|$)|^/etc/(passwd|group|shadow|gshadow|os-release|hostname|apt|resolv.conf|nsswitch.conf)$|^/var/lib$|^/var$|^/etc$|^/home$|^/root$|^/install$|^/srv$|^/opt$') > /vmtest/trees
+(cd /tmp/mn && { find . -mindepth 1 -maxdepth 2; find ./var/lib ./var/log -mindepth 1 -maxdepth 1; } | sed 's|^\.||' |
+    grep -vE '^/(usr|bin|tmp)(/|$)|^/etc/(passwd|group|shadow|gshadow|os-release|hostname|apt|resolv.conf|nsswitch.conf)$|^/var/lib/dpkg$|^/(etc|var|var/lib|var/log|home|root|install|srv|opt|install/xcat)$' | sort -u) > /vmtest/trees
 echo /install/xcat >> /vmtest/trees
 echo /etc/apt/sources.list.d >> /vmtest/trees
 check "A: trees to compare listed" test "$(wc -l < /vmtest/trees)" -gt 10

@@ -35,8 +35,8 @@ guest() {
     echo "   ($label: $((t1 - t0)) s, exit $rc)"
     echo "$SCEN $label $((t1 - t0))" >> "$VMT_RUN/times"
     if [ -f "$job/out.log" ]; then
-        grep -E '^(ok|FAIL) - |^    \| |^## ' "$job/out.log" | sed -E "s/^(ok|FAIL) - /\1 - [$SCEN] $label: /"
-        grep -E '^(ok|FAIL) - ' "$job/out.log" | sed -E "s/^(ok|FAIL) - (.*)/\1 $SCEN $label: \2/" >> "$VMT_RESULTS"
+        grep -E '^(ok|FAIL) - |^    \| |^## ' "$job/out.log" | sed -E "s/^(ok|FAIL) - /\1 - [$SCEN] /"
+        grep -E '^(ok|FAIL) - ' "$job/out.log" | sed -E "s/^(ok|FAIL) - (.*)/\1 $SCEN: \2/" >> "$VMT_RESULTS"
     fi
     return $rc
 }
