@@ -82,7 +82,6 @@ FACTORY="$VMT_RUN/factory"
 factory() {
     [ -f "$FACTORY/done" ] && return 0
     mkdir -p "$FACTORY"
-    local scen_saved=$SCEN; SCEN=${SCEN:-factory}
     "$VMT_DIR/mkstick" "$FACTORY/stick.img" 768M vfat XCATSTICK
     "$VMT_DIR/mkstick" "$FACTORY/stick-split.img" 768M vfat XCATSPLIT
     local job; job=$(SCEN=factory new_job A)
@@ -99,7 +98,6 @@ EOS
     stick_extract "$FACTORY/stick-split.img" "$FACTORY/splitfiles"
     data_members "$FACTORY/stickfiles" | sort > "$FACTORY/members" || true
     touch "$FACTORY/done"
-    SCEN=$scen_saved
 }
 
 # restore_on_b LABEL STICK_SPEC STICK_MODE [IMPORT_ARGS]: a fresh B restores
@@ -139,4 +137,11 @@ compare_with_a() {
     hcheck "$label equals A: xCAT package set (name, version, state)" diff \
         <(grep -E '^(xcat|perl-xcat|goconserver|socat|sqlite3)' "$a/packages") \
         <(grep -E '^(xcat|perl-xcat|goconserver|socat|sqlite3)' "$b/packages" 2>/dev/null)
+}
+
+# factory_ok: the sticks exist; otherwise one failure for the scenario.
+factory_ok() {
+    if [ -s "$FACTORY/stickfiles/SHA256SUMS" ] && [ -s "$FACTORY/A/stateA/list.raw" ]; then return 0; fi
+    fail "guest A did not write a complete stick; nothing to restore (see the factory output)"
+    return 1
 }

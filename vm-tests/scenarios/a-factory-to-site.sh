@@ -1,6 +1,7 @@
 # a. factory → site on a FAT32 USB stick: A exports, a fresh B restores with
 # /media/stick/xcatimport --yes; B's files, DB, packages and daemons equal A's.
 factory
+factory_ok || return 0
 f=$FACTORY
 hcheck "stick: SHA256SUMS verifies on the host (read back with mtools)" sh -c "cd '$f/stickfiles' && sha256sum -c --quiet SHA256SUMS"
 hcheck "stick: partition type is FAT32 LBA (0c)" sh -c "[ \"\$(sfdisk --part-type '$f/stick.img' 1 | tr -d ' ')\" = c ]"

@@ -3,6 +3,7 @@
 # It boots again with its disk kept: --resume ends in A's state; from a copy
 # of the same crashed disk, --rollback returns B to its pre-restore state.
 factory
+factory_ok || return 0
 f=$FACTORY
 dir="$VMT_RUN/$SCEN"; mkdir -p "$dir"
 disk="$dir/b.qcow2"; rm -f "$disk"
@@ -70,8 +71,8 @@ finish
 EOS
 cp --sparse=always "$disk" "$dir/b-resume.qcow2"
 r2=0 r3=0
-guest "$jr" B2-resume --smp 1 --disk "$dir/b-resume.qcow2" --usb-stick "$f/stick.img" --timeout 900 "$jr/b.sh" > "$dir/b2.log" 2>&1 & p2=$!
-guest "$jb" B3-rollback --smp 1 --disk "$dir/b-rollback.qcow2" --usb-stick "$f/stick.img:ro" --timeout 900 "$jb/b.sh" > "$dir/b3.log" 2>&1 & p3=$!
+guest "$jr" B2-resume --disk "$dir/b-resume.qcow2" --usb-stick "$f/stick.img" --timeout 900 "$jr/b.sh" > "$dir/b2.log" 2>&1 & p2=$!
+guest "$jb" B3-rollback --disk "$dir/b-rollback.qcow2" --usb-stick "$f/stick.img:ro" --timeout 900 "$jb/b.sh" > "$dir/b3.log" 2>&1 & p3=$!
 wait $p2 || r2=$?
 wait $p3 || r3=$?
 cat "$dir/b2.log"; guest_ran "$jr" B2-resume "$r2"

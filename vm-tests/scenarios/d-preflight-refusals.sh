@@ -1,6 +1,7 @@
 # d. preflight refusals in a real machine: a stick with a corrupted volume
 # and a stick from another distro release are refused, B unchanged.
 factory
+factory_ok || return 0
 f=$FACTORY
 dir="$VMT_RUN/$SCEN"; mkdir -p "$dir"
 export MTOOLS_SKIP_CHECK=1
