@@ -15,6 +15,7 @@ pub mod image;
 pub mod mn;
 pub mod plan;
 pub mod progress;
+pub mod reconfig;
 pub mod repo;
 pub mod restore;
 pub mod snapshot;

@@ -14,6 +14,15 @@ const DUMP: &str = concat!(
 );
 
 fn export_with_db(src: &Tree, work: &Path) -> std::path::PathBuf {
+    export_with_facts(src, work, |_| {})
+}
+
+/// The export with the source facts adjusted (e.g. another database kind).
+fn export_with_facts(
+    src: &Tree,
+    work: &Path,
+    adjust: impl FnOnce(&mut xcatport::snapshot::SourceFacts),
+) -> std::path::PathBuf {
     let stick = work.join("stick");
     let stub = static_stub(work);
     let args = xcatport::cli::ExportArgs::parse_from([
@@ -25,8 +34,9 @@ fn export_with_db(src: &Tree, work: &Path) -> std::path::PathBuf {
         stick.as_os_str(),
     ]);
     let root = xcatport::mn::Root::open(src.root()).unwrap();
-    let facts =
+    let mut facts =
         xcatport::snapshot::SourceFacts::from(&xcatport::mn::MnFacts::probe(&root).unwrap());
+    adjust(&mut facts);
     let mut db = xcatport::snapshot::DirDump(Path::new(DUMP).to_path_buf());
     xcatport::app::export::run_with(&args, &mut db, facts, &Default::default()).unwrap();
     stick
@@ -74,4 +84,45 @@ fn the_database_dump_is_restored_and_dumps_back_identically() {
         without_journal(listing(new.root())),
         without_journal(before)
     );
+}
+
+#[test]
+fn a_postgresql_source_stops_in_preflight_naming_pgsqlsetup() {
+    let w = tempfile::Builder::new().tempdir_in("/var/tmp").unwrap();
+    let stick = export_with_facts(&source_mn(), w.path(), |f| f.database = "postgresql".into());
+    let new = fresh_root(UBUNTU, host_machine());
+    let before = listing(new.root());
+    let out = import(&stick, new.root(), &["--skip-packages"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = stderr(&out);
+    assert_eq!(
+        err.trim_end(),
+        "xcatimport: error: preflight failed, nothing was changed: db-server: the snapshot's xCAT used \
+         PostgreSQL: install xCAT, run `pgsqlsetup -i` on this MN to set up that database, then \
+         rerun with --skip-packages"
+    );
+    assert_eq!(listing(new.root()), before);
+
+    // with a PostgreSQL cfgloc in place the check passes
+    new.file(
+        "etc/xcat/cfgloc",
+        "Pg:dbname=xcatdb;host=127.0.0.1|xcatadm|secret\n",
+    );
+    let out = import(
+        &stick,
+        new.root(),
+        &["--skip-packages", "--force", "--verify"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("ok   db-server /etc/xcat/cfgloc names a PostgreSQL database"),
+        "{}",
+        text(&out)
+    );
+
+    // --skip-db (HA standby) restores the files without a database server
+    let standby = fresh_root(UBUNTU, host_machine());
+    let out = import(&stick, standby.root(), &["--skip-packages", "--skip-db"]);
+    assert!(out.status.success(), "{}", text(&out));
 }

@@ -239,10 +239,16 @@ fn verify_and_dry_run_change_nothing() {
     );
     assert_eq!(listing(new.root()), before);
 
-    // without --skip-packages the packages step is not available: exit 2, nothing changed
-    let out = import(&stick, new.root(), &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(stderr(&out).contains("--skip-packages"), "{}", text(&out));
+    // without --skip-packages a stick without package repos is refused in
+    // preflight (exit 1), naming what the admin must do; nothing changed
+    refused(
+        &stick,
+        &new,
+        &[],
+        "packages: the snapshot carries no xCAT package repos (no xCAT package repos found on the MN: \
+         configure the xCAT repos on the new MN, or restore with --skip-packages); \
+         install xCAT of the snapshot's version from your xCAT repos, then rerun with --skip-packages",
+    );
     assert_eq!(listing(new.root()), before);
 }
 

@@ -10,91 +10,15 @@ use xcatport::mn::packages::PackageFormat;
 use xcatport::mn::{Family, PackageManager, Root};
 use xcatport::repo::{self, RepoKind, Sources};
 
-const XCAT_VERSION: &str = "2.16.5";
-const XCAT_RELEASE: &str = "snap202301011200";
+#[path = "import_support/rpm.rs"]
+mod rpm;
+use rpm::{build_all, build_rpm, make_repo, rpm_q, sh, Rpms, XCAT_RELEASE, XCAT_VERSION};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("xcatport-repo-rpm.")
         .tempdir_in("/var/tmp")
         .unwrap()
-}
-
-fn sh(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// A noarch rpm with one file `/opt/xcat-test/<name>` and no scriptlets.
-fn build_rpm(
-    work: &Path,
-    name: &str,
-    epoch: Option<u32>,
-    version: &str,
-    requires: &[&str],
-) -> PathBuf {
-    let top = work.join("rpmbuild");
-    let spec = work.join(format!("{name}-{version}.spec"));
-    let epoch_line = epoch.map(|e| format!("Epoch: {e}\n")).unwrap_or_default();
-    let req: String = requires
-        .iter()
-        .map(|r| format!("Requires: {r}\n"))
-        .collect();
-    std::fs::write(
-        &spec,
-        format!(
-            "Name: {name}\n{epoch_line}Version: {version}\nRelease: {XCAT_RELEASE}\nSummary: test\n\
-             License: EPL\nBuildArch: noarch\n{req}%description\ntest package\n\
-             %install\nmkdir -p %{{buildroot}}/opt/xcat-test\n\
-             echo '{name} {version}' > %{{buildroot}}/opt/xcat-test/{name}\n\
-             %files\n/opt/xcat-test/{name}\n"
-        ),
-    )
-    .unwrap();
-    sh(Command::new("rpmbuild")
-        .arg("--define")
-        .arg(format!("_topdir {}", top.display()))
-        .args(["--quiet", "-bb"])
-        .arg(&spec));
-    top.join("RPMS/noarch")
-        .join(format!("{name}-{version}-{XCAT_RELEASE}.noarch.rpm"))
-}
-
-struct Rpms {
-    core: Vec<PathBuf>,
-    dep: PathBuf,
-}
-
-fn build_all(work: &Path) -> Rpms {
-    Rpms {
-        core: vec![
-            build_rpm(
-                work,
-                "xCAT",
-                None,
-                XCAT_VERSION,
-                &["xCAT-server", "xcat-dep-stub"],
-            ),
-            build_rpm(work, "xCAT-server", Some(4), XCAT_VERSION, &["perl-xCAT"]),
-            build_rpm(work, "xCAT-client", Some(4), XCAT_VERSION, &["perl-xCAT"]),
-            build_rpm(work, "perl-xCAT", Some(4), XCAT_VERSION, &[]),
-        ],
-        dep: build_rpm(work, "xcat-dep-stub", None, "1.0", &[]),
-    }
-}
-
-fn make_repo(dir: &Path, rpms: &[&PathBuf]) {
-    std::fs::create_dir_all(dir).unwrap();
-    for r in rpms {
-        std::fs::copy(r, dir.join(r.file_name().unwrap())).unwrap();
-    }
-    sh(Command::new("createrepo_c").arg("-q").arg(dir));
 }
 
 fn write(root: &Path, rel: &str, text: &str) {
@@ -156,23 +80,6 @@ fn source_mn(work: &Path, rpms: &Rpms, core_in_repo: &[&PathBuf]) -> PathBuf {
         ])
         .args(installed));
     src
-}
-
-fn rpm_q(root: &Path, name: &str) -> String {
-    let out = Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .args([
-            "--dbpath",
-            "/var/lib/rpm",
-            "-q",
-            "--qf",
-            "%{EPOCH}:%{VERSION}-%{RELEASE}",
-            name,
-        ])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn export(work: &Path, src: &Path) -> PathBuf {

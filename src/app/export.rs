@@ -33,6 +33,11 @@ pub struct Outcome {
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ExportArgs) -> Result<()> {
     let root = Root::open(&args.common.root)?;
+    if root.is_host_root() && !nix::unistd::geteuid().is_root() {
+        return Err(Error::Refused(
+            "exporting / needs root: the snapshot holds private keys and the database that only root can read; run it as root (sudo xcatexport …), or use --root DIR for a tree you can read".into(),
+        ));
+    }
     let mut facts = MnFacts::probe(&root)?;
     let mut db = LiveDb::open(root.path(), &DumpOptions::default())?;
     let vars = db.site_vars()?;

@@ -12,12 +12,17 @@
 //! journal exactly as a crash would. Only the files step reads it.
 
 use crate::cli::ImportArgs;
-use crate::mn::{Arch, Family, MnFacts, RelPath, Root, XcatVersion};
+use crate::mn::{Arch, DbKind, Family, MnFacts, RelPath, Root, XcatVersion};
 use crate::plan::report::human;
+use crate::restore::live::{self, Carried, RegenPaths, RegenerateStep, Site};
 use crate::restore::meta::{apply_dir_meta, DirMeta};
+use crate::restore::packages::{self as pkgs, PackageChoice, PackagesStep, ReposStep};
+use crate::restore::services::{
+    Daemons, DhcpBackend, QuiesceStep, ServiceManager, ServicesStep, Systemctl, XCAT_SBIN,
+};
 use crate::restore::steps::{Action, RestoreOptions};
 use crate::restore::{self, Executor, Journal, Outcome, RestorePlan, Step};
-use crate::snapshot::{self, ManifestHead, Verified, MANIFEST};
+use crate::snapshot::{self, ManifestHead, Verified, MANIFEST, RPMS};
 use crate::{progress, Error, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -61,6 +66,12 @@ pub struct ImportReport {
 /// Runs the command; the binary maps the result to an exit code.
 pub fn run(args: &ImportArgs) -> Result<()> {
     let root = Root::open(&args.common.root)?;
+    let changes_root = !(args.verify || args.dry_run);
+    if changes_root && root.is_host_root() && !nix::unistd::geteuid().is_root() {
+        return Err(Error::Refused(
+            "restoring onto / needs root: it installs packages, writes /etc and starts daemons; run it as root (sudo xcatimport …), or --verify / --dry-run to only check".into(),
+        ));
+    }
     if args.rollback {
         let report = rollback(&root)?;
         return emit(args, &report);
@@ -86,26 +97,18 @@ pub fn run(args: &ImportArgs) -> Result<()> {
         todo: Vec::new(),
     };
     let problems = pre.problems();
-    let plan = pre.head.as_ref().map(|h| plan_for(args, &root, h));
-    let missing = plan.as_ref().map(unavailable).unwrap_or_default();
+    let plan = pre.head.as_ref().map(|h| plan_for(args, h, pre.live));
     if let (Some(plan), Some(head)) = (&plan, &pre.head) {
-        report.steps = planned_lines(plan, head);
+        report.steps = planned_lines(plan, head, pre.packages.as_ref());
     }
     if args.verify || args.dry_run {
-        let mut all = problems.clone();
-        if let Some(m) = &missing {
-            all.push(format!("not available yet: {m}"));
-        }
         emit(args, &report)?;
         return if problems.is_empty() {
-            match missing {
-                Some(m) => Err(Error::NotAvailable(m)),
-                None => Ok(()),
-            }
+            Ok(())
         } else {
             Err(Error::Refused(format!(
                 "preflight failed: {}",
-                all.join("; ")
+                problems.join("; ")
             )))
         };
     }
@@ -115,16 +118,13 @@ pub fn run(args: &ImportArgs) -> Result<()> {
             problems.join("; ")
         )));
     }
-    if let Some(m) = missing {
-        return Err(Error::NotAvailable(m));
-    }
-    let (Some(plan), Some(verified)) = (plan, pre.verified) else {
+    let Some(plan) = plan else {
         return Err(Error::Refused(
             "preflight failed, nothing was changed: the snapshot could not be read".into(),
         ));
     };
-    execute(args, &root, &plan, verified, &pre.checks, &mut report)?;
-    report.todo = todo(args, &root, &pre.head, &pre.facts);
+    execute(args, &root, &plan, &pre, &mut report)?;
+    report.todo = todo(args, &root, &pre);
     emit(args, &report)
 }
 
@@ -152,6 +152,16 @@ struct Preflight {
     verified: Option<Verified>,
     head: Option<ManifestHead>,
     facts: Option<MnFacts>,
+    /// What the packages step installs (None: skipped or refused).
+    packages: Option<PackageChoice>,
+    /// The snapshot's site table (from the DB dump on the stick).
+    site: Site,
+    /// A live xCAT is (or, after the packages step, will be) managed here.
+    live: bool,
+    /// Restored trees get SELinux labels from this machine's policy.
+    selinux: bool,
+    /// Which generated files and trees the snapshot carries.
+    carried: Carried,
 }
 
 impl Preflight {
@@ -199,6 +209,11 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
         verified: None,
         head: None,
         facts: None,
+        packages: None,
+        site: Site::new(),
+        live: false,
+        selinux: false,
+        carried: Carried::default(),
     };
     match snapshot::verify(source) {
         Ok(v) => {
@@ -220,15 +235,226 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
         Ok(f) => pre.facts = Some(f),
         Err(e) => pre.fail("target", e.to_string()),
     }
+    if let Some(v) = &pre.verified {
+        match live::site_from_stick(v) {
+            Ok(site) => pre.site = site,
+            Err(e) => pre.fail("site", e.to_string()),
+        }
+    }
     if let (Some(head), Some(facts)) = (pre.head.clone(), pre.facts.clone()) {
         check_distro(&mut pre, args, &head, &facts);
         if !args.resume {
             check_space(&mut pre, root, &head);
             check_xcat(&mut pre, args, root, &head, &facts);
+            check_db_server(&mut pre, args, root, &head);
         }
+        check_packages(&mut pre, args, root, &head, &facts);
+        check_live(&mut pre, args, root, source, &head, &facts);
+        check_master(&mut pre, root);
     }
     check_journal(&mut pre, args, root);
     pre
+}
+
+/// The snapshot's xCAT version (`2.16.5` or `2.16.5 (snap…)` in MANIFEST.json).
+fn wanted_version(head: &ManifestHead) -> Option<XcatVersion> {
+    head.source.xcat_version.as_deref().and_then(parse_version)
+}
+
+/// Without --skip-packages the stick's repos must install the snapshot's
+/// xCAT here, decided now so that the restore never stops half-way.
+fn check_packages(
+    pre: &mut Preflight,
+    args: &ImportArgs,
+    root: &Root,
+    head: &ManifestHead,
+    facts: &MnFacts,
+) {
+    if args.skip_packages {
+        return;
+    }
+    let want = wanted_version(head);
+    let shown_version = want
+        .as_ref()
+        .map_or("of the snapshot's version".to_string(), |v| v.release());
+    let advice = format!(
+        "install xCAT {shown_version} from your xCAT repos, then rerun with --skip-packages"
+    );
+    if !head.packages.collected {
+        pre.fail(
+            "packages",
+            format!(
+                "the snapshot carries no xCAT package repos ({}); {advice}",
+                head.packages.note.trim_end_matches('.')
+            ),
+        );
+        return;
+    }
+    let Some(v) = &pre.verified else {
+        return; // the snapshot check already failed
+    };
+    let index = snapshot::reader::open_rpms(v).and_then(|r| pkgs::read_index(r, &v.dir.join(RPMS)));
+    let index = match index {
+        Ok(i) => i,
+        Err(e) => return pre.fail("packages", format!("{e}; {advice}")),
+    };
+    let choice = match pkgs::choose(
+        &index,
+        facts.distro.family,
+        facts.package_manager,
+        want.as_ref(),
+    ) {
+        Ok(c) => c,
+        Err(why) => return pre.fail("packages", format!("{why}; {advice}")),
+    };
+    let tool = match (facts.package_manager, root.is_host_root()) {
+        (crate::mn::PackageManager::Apt, true) => "apt-get",
+        (crate::mn::PackageManager::Apt, false) => "dpkg",
+        (m, _) => m.as_str(),
+    };
+    if let Some(missing) = Some(tool).filter(|t| find_program(t).is_none()) {
+        return pre.fail(
+            "packages",
+            format!(
+                "{missing} is not installed on this machine; it is needed to install xCAT into {}",
+                root.path().display()
+            ),
+        );
+    }
+    pre.pass(
+        "packages",
+        format!(
+            "{} {} from the stick's repos with {}",
+            choice.packages.join(" "),
+            choice.version,
+            choice.manager
+        ),
+    );
+    pre.packages = Some(choice);
+}
+
+/// A program on PATH.
+fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A PostgreSQL or MySQL source needs the same kind of database set up by
+/// xCAT's own command first; xcatimport does not create database servers.
+fn check_db_server(pre: &mut Preflight, args: &ImportArgs, root: &Root, head: &ManifestHead) {
+    if args.skip_db {
+        return;
+    }
+    let (name, setup) = match head.source.database.to_ascii_lowercase().as_str() {
+        "postgresql" | "pg" => ("PostgreSQL", "pgsqlsetup -i"),
+        "mysql" | "mariadb" => ("MySQL/MariaDB", "mysqlsetup -i"),
+        _ => return,
+    };
+    let here = match DbKind::detect(root) {
+        Ok(DbKind::Cfgloc(c)) => Some(c.engine()),
+        _ => None,
+    };
+    let same = here.as_deref().is_some_and(|e| {
+        e.eq_ignore_ascii_case(&head.source.database) || (e == "postgresql" && name == "PostgreSQL")
+    });
+    if same {
+        pre.pass(
+            "db-server",
+            format!("/etc/xcat/cfgloc names a {name} database, as the snapshot's xCAT used"),
+        );
+    } else {
+        pre.fail(
+            "db-server",
+            format!(
+                "the snapshot's xCAT used {name}: install xCAT, run `{setup}` on this MN to set up that database, then rerun with --skip-packages"
+            ),
+        );
+    }
+}
+
+/// Decides whether the daemons of a live xCAT are managed, reads what the
+/// snapshot carries for the make* commands and relabelling, and checks
+/// restorecon where SELinux enforces.
+fn check_live(
+    pre: &mut Preflight,
+    args: &ImportArgs,
+    root: &Root,
+    source: &Path,
+    head: &ManifestHead,
+    facts: &MnFacts,
+) {
+    let xcat_here =
+        Path::new(XCAT_SBIN).join("xcatd").exists() || Systemctl::host().has_unit("xcatd");
+    pre.live = root.is_host_root() && (xcat_here || pre.packages.is_some());
+    pre.selinux = live::selinux_enforcing(root.is_host_root());
+    if pre.selinux && find_program("restorecon").is_none() {
+        pre.fail(
+            "selinux",
+            "SELinux enforces here but restorecon is not installed (policycoreutils): the restored files would keep foreign labels",
+        );
+    }
+    if !pre.live && !pre.selinux {
+        return;
+    }
+    let dhcp = DhcpBackend::from_site(
+        pre.site.get("dhcpbackend").map(String::as_str),
+        facts.distro.family,
+        facts.distro.major,
+    );
+    let tftpdir = tftpdir(head);
+    let watch = RegenPaths::new(facts.distro.family, dhcp, &tftpdir).watch();
+    match Carried::scan(&source.join(MANIFEST), &watch) {
+        Ok(c) => pre.carried = c,
+        Err(e) => pre.fail("snapshot", e.to_string()),
+    }
+    if root.is_host_root() && !pre.live && args.skip_packages {
+        pre.warnings.push(
+            "--skip-packages and no xCAT here: xcatd is neither stopped, regenerated nor started"
+                .into(),
+        );
+    }
+}
+
+fn tftpdir(head: &ManifestHead) -> String {
+    head.variables
+        .get("TFTPDIR")
+        .cloned()
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| crate::mn::facts::DEFAULT_TFTPDIR.to_string())
+}
+
+/// Warns when this MN does not own site.master's address: DHCP and DNS
+/// would hand the nodes an address nobody answers on.
+fn check_master(pre: &mut Preflight, root: &Root) {
+    let Some(master) = pre.site.get("master").cloned() else {
+        return;
+    };
+    if !root.is_host_root() {
+        pre.pass(
+            "master",
+            format!("site.master {master} not compared: --root is not this machine"),
+        );
+        return;
+    }
+    let owned = live::local_addresses()
+        .map_err(|e| e.to_string())
+        .and_then(|a| live::owns_master(&master, &a));
+    match owned {
+        Ok(true) => pre.pass("master", format!("this MN owns site.master {master}")),
+        Ok(false) => {
+            let w = format!(
+                "this MN does not own site.master {master}: DHCP and DNS would serve the wrong address; configure it or run xcatreconfig after the restore"
+            );
+            pre.warnings.push(w.clone());
+            pre.pass("master", w);
+        }
+        Err(why) => {
+            pre.warnings.push(why.clone());
+            pre.pass("master", why);
+        }
+    }
 }
 
 fn check_distro(pre: &mut Preflight, args: &ImportArgs, head: &ManifestHead, facts: &MnFacts) {
@@ -387,6 +613,8 @@ fn parse_version(text: &str) -> Option<XcatVersion> {
     XcatVersion::parse_number(text)
         .or_else(|| XcatVersion::parse_package(text))
         .or_else(|| XcatVersion::parse_lsxcatd(text))
+        // MANIFEST.json writes `2.16.5 (snap…)`, as lsxcatd does after "Version".
+        .or_else(|| XcatVersion::parse_lsxcatd(&format!("Version {text}")))
 }
 
 /// `etc/xcat/cfgloc` and `etc/xcat/*.sqlite` present under the root.
@@ -452,13 +680,13 @@ fn check_journal(pre: &mut Preflight, args: &ImportArgs, root: &Root) {
 }
 
 /// The restore plan for these options and this snapshot.
-fn plan_for(args: &ImportArgs, root: &Root, head: &ManifestHead) -> RestorePlan {
+fn plan_for(args: &ImportArgs, head: &ManifestHead, live: bool) -> RestorePlan {
     let mut plan = restore::plan(&RestoreOptions {
         skip_packages: args.skip_packages,
         skip_db: args.skip_db,
         no_regen: args.no_regen,
         no_start: args.no_start,
-        live: root.is_host_root(),
+        live,
     });
     for p in &mut plan.steps {
         match p.step {
@@ -475,47 +703,18 @@ fn plan_for(args: &ImportArgs, root: &Root, head: &ManifestHead) -> RestorePlan 
     plan
 }
 
-/// The steps the plan would run that this build cannot do yet, as one
-/// phrase, or None when every running step is available.
-fn unavailable(plan: &RestorePlan) -> Option<String> {
-    let missing: Vec<&str> = plan
-        .running()
-        .filter(|s| !matches!(s, Step::Preflight | Step::Files | Step::Database))
-        .map(Step::name)
-        .collect();
-    if missing.is_empty() {
-        return None;
-    }
-    let mut hints = Vec::new();
-    if missing.iter().any(|s| *s == "repos" || *s == "packages") {
-        hints
-            .push("install xCAT at the snapshot's version yourself and rerun with --skip-packages");
-    }
-    if missing.contains(&"database") {
-        hints.push("--skip-db restores files only and leaves the dump in /var/lib/xcatport/db");
-    }
-    if missing
-        .iter()
-        .any(|s| matches!(*s, "quiesce" | "regenerate" | "services"))
-    {
-        hints.push("managing the daemons of a live xCAT (--no-regen, --no-start)");
-    }
-    Some(format!(
-        "the {} step{} ({})",
-        missing.join(", "),
-        if missing.len() > 1 { "s" } else { "" },
-        hints.join("; ")
-    ))
-}
-
 /// What each step would do, from the plan and the manifest.
-fn planned_lines(plan: &RestorePlan, head: &ManifestHead) -> Vec<StepLine> {
+fn planned_lines(
+    plan: &RestorePlan,
+    head: &ManifestHead,
+    packages: Option<&PackageChoice>,
+) -> Vec<StepLine> {
     plan.steps
         .iter()
         .map(|p| {
             let (result, detail) = match &p.action {
                 Action::Skip(why) => ("skip", why.clone()),
-                Action::Run => ("run", step_detail(p.step, head)),
+                Action::Run => ("run", step_detail(p.step, head, packages)),
             };
             StepLine {
                 step: p.step.name().to_string(),
@@ -527,7 +726,7 @@ fn planned_lines(plan: &RestorePlan, head: &ManifestHead) -> Vec<StepLine> {
         .collect()
 }
 
-fn step_detail(step: Step, head: &ManifestHead) -> String {
+fn step_detail(step: Step, head: &ManifestHead, packages: Option<&PackageChoice>) -> String {
     match step {
         Step::Files => {
             let (files, dirs, bytes) = head.plan.totals();
@@ -542,7 +741,16 @@ fn step_detail(step: Step, head: &ManifestHead) -> String {
             let tables: Vec<&str> = head.database.iter().map(|t| t.table.as_str()).collect();
             format!("restore {} tables: {}", tables.len(), tables.join(", "))
         }
-        Step::Repos | Step::Packages => format!("{} ({})", step.describe(), head.packages.note),
+        Step::Packages => match packages {
+            Some(c) => format!(
+                "install {} {} with {}",
+                c.packages.join(" "),
+                c.version,
+                c.manager
+            ),
+            None => format!("{} ({})", step.describe(), head.packages.note),
+        },
+        Step::Repos => format!("{} ({})", step.describe(), head.packages.note),
         other => other.describe().to_string(),
     }
 }
@@ -551,15 +759,83 @@ fn execute(
     args: &ImportArgs,
     root: &Root,
     plan: &RestorePlan,
-    verified: Verified,
-    checks: &[Check],
+    pre: &Preflight,
     report: &mut ImportReport,
 ) -> Result<()> {
+    let (Some(verified), Some(head), Some(facts)) = (&pre.verified, &pre.head, &pre.facts) else {
+        return Err(Error::Refused(
+            "preflight failed, nothing was changed: the snapshot could not be read".into(),
+        ));
+    };
     let bar = progress::bar("restoring");
-    let mut ex =
-        Executor::new(root.path(), &*bar).data(move || snapshot::reader::open_data(&verified));
-    ex = ex.action(Step::Database, DatabaseStep);
-    for c in checks {
+    bar.set_length(head.data.bytes_in);
+    let data = verified.clone();
+    let mut ex = Executor::new(root.path(), &*bar).data(move || snapshot::reader::open_data(&data));
+    let family = facts.distro.family;
+    ex = ex.action(
+        Step::Repos,
+        ReposStep {
+            rpms: verified.dir.join(RPMS),
+            family,
+        },
+    );
+    ex = ex.action(
+        Step::Packages,
+        PackagesStep {
+            choice: pre.packages.clone(),
+            want: wanted_version(head),
+        },
+    );
+    let daemons = Daemons {
+        family,
+        dhcp: DhcpBackend::from_site(
+            pre.site.get("dhcpbackend").map(String::as_str),
+            family,
+            facts.distro.major,
+        ),
+        site_console: pre.site.get("consoleservice").cloned(),
+    };
+    let host = || Box::new(Systemctl::host()) as Box<dyn ServiceManager>;
+    ex = ex.action(
+        Step::Quiesce,
+        QuiesceStep {
+            daemons: Some(daemons.clone()),
+            sm: host(),
+        },
+    );
+    ex = ex.action(
+        Step::Database,
+        DatabaseStep {
+            live: pre.live.then(host),
+        },
+    );
+    ex = ex.action(
+        Step::Regenerate,
+        RegenerateStep {
+            arch: facts.arch,
+            family,
+            major: facts.distro.major,
+            tftpdir: tftpdir(head),
+            carried: pre.carried.clone(),
+            console: None,
+            sm: host(),
+        },
+    );
+    ex = ex.action(
+        Step::Services,
+        ServicesStep {
+            daemons: Some(daemons),
+            sm: host(),
+        },
+    );
+    if pre.selinux {
+        let trees = pre.carried.trees.clone();
+        let mut sm = Systemctl::host();
+        ex = ex.after(Step::Files, move |r: &Path| {
+            live::relabel(r, &trees, &mut sm)
+        });
+    }
+    for c in &pre.checks {
         // Already run above, all passed: recorded so the journal counts them.
         ex = ex.check(&c.name, |_| Ok(()));
     }
@@ -623,12 +899,8 @@ fn stopped(e: Error, root: &Root) -> Error {
 }
 
 /// What the admin must still do after this restore.
-fn todo(
-    args: &ImportArgs,
-    root: &Root,
-    head: &Option<ManifestHead>,
-    facts: &Option<MnFacts>,
-) -> Vec<String> {
+fn todo(args: &ImportArgs, root: &Root, pre: &Preflight) -> Vec<String> {
+    let (head, facts) = (&pre.head, &pre.facts);
     let mut out = Vec::new();
     let Some(head) = head else { return out };
     for m in head.plan.media.iter().filter(|m| m.excluded) {
@@ -654,8 +926,14 @@ fn todo(
             "restored under --root {}: no live xCAT there, so no daemons were stopped, regenerated or started",
             root.path().display()
         ));
-    } else if args.no_regen {
-        out.push("--no-regen: run makehosts, makenetworks, makedhcp -n, makedns -n, makeconservercf yourself".into());
+    } else if pre.live {
+        if args.no_regen {
+            out.push("--no-regen: run makehosts, makenetworks, makedhcp -n, makedns -n, makeconservercf yourself".into());
+        }
+        if args.no_start {
+            out.push("--no-start: enable and start xcatd, DHCP, DNS, HTTP, NFS and the console server yourself".into());
+        }
+        out.push("run nodeset for the nodes to be provisioned, so their boot configuration matches the restored database".into());
     }
     out
 }
@@ -663,32 +941,70 @@ fn todo(
 /// Rolls back the journaled restore under the root (idempotent).
 fn rollback(root: &Root) -> Result<ImportReport> {
     let bar = progress::bar("rolling back");
-    let mut ex = Executor::new(root.path(), &*bar).action(Step::Database, DatabaseStep);
-    let mut r = ex.rollback()?;
-    // The executor undoes the files before the database; a directory the
-    // restore created that then still held the database files was left
-    // in place. Once more, now that they are gone (idempotent).
-    let again = ex.rollback()?;
-    r.removed += again.removed;
-    r.restored += again.restored;
-    r.directories += again.directories;
-    r.warnings = again.warnings;
+    let live = root.is_host_root();
+    let host = || Box::new(Systemctl::host()) as Box<dyn ServiceManager>;
+    let mut ex = Executor::new(root.path(), &*bar)
+        .action(
+            Step::Repos,
+            ReposStep {
+                rpms: PathBuf::new(),
+                family: Family::Rhel, // not used by undo
+            },
+        )
+        .action(
+            Step::Packages,
+            PackagesStep {
+                choice: None,
+                want: None,
+            },
+        )
+        .action(
+            Step::Database,
+            DatabaseStep {
+                live: live.then(host),
+            },
+        );
+    if live {
+        ex = ex
+            .action(
+                Step::Quiesce,
+                QuiesceStep {
+                    daemons: None,
+                    sm: host(),
+                },
+            )
+            .action(
+                Step::Services,
+                ServicesStep {
+                    daemons: None,
+                    sm: host(),
+                },
+            );
+    }
+    let r = ex.rollback()?;
     drop(ex);
     drop(bar);
+    let mut steps = vec![StepLine {
+        step: "files".into(),
+        result: "rolled back".into(),
+        detail: format!(
+            "{} replaced entries put back, {} created entries removed, {} created directories removed",
+            r.restored, r.removed, r.directories
+        ),
+        seconds: None,
+    }];
+    steps.extend(r.steps.iter().map(|(step, detail)| StepLine {
+        step: step.clone(),
+        result: "rolled back".into(),
+        detail: detail.clone(),
+        seconds: None,
+    }));
     let mut report = ImportReport {
         source: PathBuf::new(),
         root: root.path().to_path_buf(),
         mode: "rollback".into(),
         checks: Vec::new(),
-        steps: vec![StepLine {
-            step: "files".into(),
-            result: "rolled back".into(),
-            detail: format!(
-                "{} replaced entries put back, {} created entries removed, {} created directories removed",
-                r.restored, r.removed, r.directories
-            ),
-            seconds: None,
-        }],
+        steps,
         warnings: r.warnings,
         todo: Vec::new(),
     };
@@ -759,11 +1075,17 @@ pub fn render(r: &ImportReport) -> String {
 }
 
 /// The database step: the db layer's native restore from the dump the files
-/// step extracted, all tables exactly as dumped. SQLite files it replaces
-/// are first copied into the journal so that rollback can put them back.
-struct DatabaseStep;
+/// step extracted, all tables exactly as dumped; on a live MN through the
+/// running xcatd instead (see [`live::restore_through_xcatd`]). SQLite
+/// files it replaces are first copied into the journal so that rollback
+/// can put them back.
+struct DatabaseStep {
+    /// The host's service manager on a live MN.
+    live: Option<Box<dyn ServiceManager>>,
+}
 
 const DB_BACKUP: &str = "db-backup";
+const DB_DIR_META: &str = "db-dir-meta.json";
 
 impl DatabaseStep {
     fn sqlite_dir(root: &Path) -> Result<Option<PathBuf>> {
@@ -771,6 +1093,30 @@ impl DatabaseStep {
             crate::db::cfgloc::Location::Sqlite(dir) => Some(dir),
             _ => None,
         })
+    }
+
+    /// The SQLite directory's metadata as the files step left it, recorded
+    /// in the journal by the first run of this step.
+    fn saved_dir_meta(dir: &Path, journal: &Path) -> Result<DirMeta> {
+        use crate::error::IoContext;
+        let record = journal.join(DB_DIR_META);
+        match std::fs::read(&record) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::format(&record, 0, format!("unreadable journal record: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let meta = DirMeta::read(dir)?;
+                let json = serde_json::to_vec(&meta)
+                    .map_err(|e| Error::format(&record, 0, e.to_string()))?;
+                let tmp = record.with_extension("tmp");
+                std::fs::write(&tmp, json).at(&tmp)?;
+                std::fs::File::open(&tmp)
+                    .and_then(|f| f.sync_all())
+                    .at(&tmp)?;
+                std::fs::rename(&tmp, &record).at(&record)?;
+                Ok(meta)
+            }
+            Err(e) => Err(Error::io(record, e)),
+        }
     }
 
     /// Copies the existing `*.sqlite` once (a resumed run keeps the first copy).
@@ -827,11 +1173,17 @@ impl restore::StepAction for DatabaseStep {
             Self::backup(dir, &journal)?;
         }
         // The directory as the files step restored it: writing the tables
-        // must not leave it with today's mtime.
+        // must not leave it with today's mtime. Saved once in the journal,
+        // so a run resumed after a kill mid-write does not take the
+        // half-written state for the original.
         let saved = match &sqlite {
-            Some(dir) if dir.is_dir() => Some(DirMeta::read(dir)?),
+            Some(dir) if dir.is_dir() => Some(Self::saved_dir_meta(dir, &journal)?),
             _ => None,
         };
+        let restorexcatdb = Path::new(XCAT_SBIN).join("restorexCATdb");
+        if let (Some(sm), true) = (self.live.as_mut(), restorexcatdb.is_file()) {
+            return live::restore_through_xcatd(root, &dump, sm.as_mut());
+        }
         let opts = crate::db::RestoreOptions {
             all: true,
             exact: true,
@@ -857,7 +1209,20 @@ impl restore::StepAction for DatabaseStep {
         if !backup.is_dir() {
             return Ok("no database change to undo".into());
         }
+        if let Some(sm) = self.live.as_mut() {
+            // xcatd holds the tables open; quiesce's undo starts it again.
+            sm.stop("xcatd")?;
+        }
         let kept = sqlite_files(&backup)?;
+        // Tables staged by a restore killed mid-write (`.<table>.sqlite.xcatport-new`).
+        for entry in std::fs::read_dir(&dir).at(&dir)? {
+            let name = entry.at(&dir)?.file_name();
+            let text = name.to_string_lossy();
+            if text.starts_with('.') && text.ends_with(".xcatport-new") {
+                let p = dir.join(&name);
+                std::fs::remove_file(&p).at(&p)?;
+            }
+        }
         for name in sqlite_files(&dir)? {
             if !kept.contains(&name) {
                 let p = dir.join(&name);

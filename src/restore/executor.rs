@@ -68,6 +68,7 @@ pub struct Executor<'a> {
     journal_dir: PathBuf,
     checks: Vec<(String, Check<'a>)>,
     actions: HashMap<Step, Box<dyn StepAction + 'a>>,
+    after: HashMap<Step, Box<dyn StepAction + 'a>>,
     open_data: Option<OpenData<'a>>,
     entry_hook: Option<EntryHook<'a>>,
     allow_special: bool,
@@ -82,9 +83,12 @@ impl<'a> Executor<'a> {
             journal_dir: Journal::default_dir(root),
             checks: Vec::new(),
             actions: HashMap::new(),
+            after: HashMap::new(),
             open_data: None,
             entry_hook: None,
-            allow_special: true,
+            // The writer never exports device nodes or fifos, so a snapshot
+            // holding one was crafted: refused unless a caller opts in.
+            allow_special: false,
             progress,
         }
     }
@@ -104,6 +108,13 @@ impl<'a> Executor<'a> {
     /// Sets the work of a step other than preflight and files.
     pub fn action(mut self, step: Step, action: impl StepAction + 'a) -> Self {
         self.actions.insert(step, Box::new(action));
+        self
+    }
+
+    /// Work run at the end of `step`, within it (e.g. relabelling the
+    /// files just extracted); its result is appended to the step's.
+    pub fn after(mut self, step: Step, action: impl StepAction + 'a) -> Self {
+        self.after.insert(step, Box::new(action));
         self
     }
 
@@ -132,6 +143,9 @@ impl<'a> Executor<'a> {
         let started = Instant::now();
         if plan_runs(plan, Step::Preflight) {
             self.preflight()?;
+        }
+        if plan_runs(plan, Step::Files) {
+            self.scan_data()?;
         }
         let names: Vec<&str> = plan.steps.iter().map(|p| p.step.name()).collect();
         let mut journal = Journal::create(&self.journal_dir, &names)?;
@@ -170,33 +184,59 @@ impl<'a> Executor<'a> {
         Ok(report)
     }
 
-    /// Undoes the recorded restore, newest step first. Idempotent.
+    /// Undoes the recorded restore, newest step first. Idempotent. The
+    /// files step is undone from its change log even when never recorded
+    /// as started: a crash between `begin` and its first record leaves
+    /// nothing, and an empty change log undoes nothing.
     pub fn rollback(&mut self) -> Result<RollbackReport> {
-        let mut journal = Journal::open(&self.journal_dir)?;
+        let journal = Journal::open(&self.journal_dir)?;
         let mut total = RollbackReport::default();
         let started: Vec<Step> = journal
             .steps()
             .iter()
             .filter(|s| matches!(s.state, StepState::Done | StepState::Running))
             .filter_map(|s| Step::from_name(&s.name))
+            .filter(|s| *s != Step::Files)
             .collect();
-        // The files step is undone even when never recorded as started: a
-        // crash between `begin` and its first record leaves nothing, and
-        // an empty change log undoes nothing.
+        // Steps after the files (database, daemons) are undone before the
+        // files are put back, the ones before it (packages, repos) after.
+        let (later, earlier): (Vec<Step>, Vec<Step>) =
+            started.into_iter().rev().partition(|s| *s > Step::Files);
+        self.undo_steps(&later, &mut total)?;
+        let mut journal = journal;
         let files = journal.rollback_files(&self.root)?;
         total.removed += files.removed;
         total.restored += files.restored;
         total.directories += files.directories;
         total.warnings.extend(files.warnings);
-        for step in started.into_iter().rev() {
-            if step == Step::Files {
-                continue;
-            }
-            if let Some(action) = self.actions.get_mut(&step) {
-                let _ = action.undo(&self.root)?;
+        self.undo_steps(&earlier, &mut total)?;
+        Ok(total)
+    }
+
+    fn undo_steps(&mut self, steps: &[Step], total: &mut RollbackReport) -> Result<()> {
+        for step in steps {
+            if let Some(action) = self.actions.get_mut(step) {
+                let detail = action.undo(&self.root)?;
+                total.steps.push((step.name().to_string(), detail));
             }
         }
-        Ok(total)
+        Ok(())
+    }
+
+    /// Reads the data stream once before the journal exists, so a hostile
+    /// member is refused while nothing under the root has changed.
+    fn scan_data(&mut self) -> Result<()> {
+        let Some(open) = self.open_data.as_mut() else {
+            return Ok(());
+        };
+        let data = open()?;
+        super::scan::scan(data, self.allow_special)
+            .map(|_| ())
+            .map_err(|e| {
+                Error::Refused(format!(
+                    "preflight failed, nothing was changed: the data stream: {e}"
+                ))
+            })
     }
 
     fn preflight(&self) -> Result<()> {
@@ -239,7 +279,11 @@ impl<'a> Executor<'a> {
                 }
                 (_, Action::Run) => {
                     journal.begin(name)?;
-                    let detail = self.one(step, journal, report)?;
+                    let mut detail = self.one(step, journal, report)?;
+                    if let Some(after) = self.after.get_mut(&step) {
+                        let more = after.run(&self.root)?;
+                        detail = format!("{detail}; {more}");
+                    }
                     self.sync()?;
                     journal.finish(name, StepState::Done, &detail)?;
                     Outcome::Done(detail)

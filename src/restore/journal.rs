@@ -294,6 +294,8 @@ pub struct RollbackReport {
     /// Things left in place, each with the reason (e.g. a directory that is
     /// no longer empty because someone added a file to it).
     pub warnings: Vec<String>,
+    /// The other steps' undo results, `(step, what was done)`, in order.
+    pub steps: Vec<(String, String)>,
 }
 
 impl Journal {

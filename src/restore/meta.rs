@@ -14,7 +14,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 /// A point in time with nanoseconds, as stat and PAX give it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Time {
     pub secs: i64,
     pub nanos: i64,
@@ -51,7 +51,7 @@ impl Time {
 }
 
 /// Saved metadata of an existing directory, put back by rollback.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DirMeta {
     pub mode: u32,
     pub uid: u32,

@@ -6,12 +6,18 @@
 //! effects (`--dry-run` prints it); [`executor::Executor`] runs it, recording
 //! each step in the [`journal::Journal`]. The files step is ours
 //! ([`extract`]); the others are injected by the caller, which wires the
-//! package, database and service layers.
+//! package, database and service layers: [`packages`] (repos, packages),
+//! [`services`] (quiesce, services) and [`live`] (database through xcatd,
+//! regenerate, SELinux, site facts).
 
 pub mod executor;
 pub mod extract;
 pub mod journal;
+pub mod live;
 pub mod meta;
+pub mod packages;
+pub mod scan;
+pub mod services;
 pub mod steps;
 
 pub use executor::{Executor, Outcome, Report, StepAction, StepReport};

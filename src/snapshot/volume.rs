@@ -10,6 +10,7 @@ use crate::error::IoContext;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -81,7 +82,13 @@ impl VolumeWriter {
             )));
         }
         let path = self.dir.join(self.name(index));
-        let file = File::create_new(&path).inspect_err(|_| self.remember(&path))?;
+        // Owner-only: the data stream carries private keys and the DB dump.
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .inspect_err(|_| self.remember(&path))?;
         self.current = Some((
             path,
             HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),

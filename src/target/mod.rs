@@ -128,11 +128,12 @@ fn is_snapshot_file(name: &str) -> bool {
 }
 
 fn check_contents(dir: &Path, force: bool) -> Result<()> {
+    let leftovers = stage::interrupted_leftovers(dir);
     let mut others = Vec::new();
     for entry in std::fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if FURNITURE.contains(&name.as_str()) || name == PARTIAL {
+        if FURNITURE.contains(&name.as_str()) || name == PARTIAL || leftovers.contains(&name) {
             continue;
         }
         if is_snapshot_file(&name) {

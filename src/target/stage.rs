@@ -18,6 +18,10 @@ pub struct Staging {
 impl Staging {
     pub(super) fn create(target: &Path) -> Result<Staging> {
         let dir = target.join(PARTIAL);
+        for name in interrupted_leftovers(target) {
+            let path = target.join(&name);
+            std::fs::remove_file(&path).at(&path)?;
+        }
         if dir.exists() {
             std::fs::remove_dir_all(&dir).at(&dir)?;
         }
@@ -78,6 +82,27 @@ impl Drop for Staging {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// Files an export killed during [`Staging::finalize`] already moved up:
+/// the target has no `SHA256SUMS` (nothing was committed) while the staged
+/// one still lists them. They are this tool's own uncommitted output, so a
+/// new export removes them instead of taking them for an older snapshot.
+pub fn interrupted_leftovers(target: &Path) -> Vec<String> {
+    let staged = target.join(PARTIAL).join(SUMS);
+    if target.join(SUMS).exists() || !staged.is_file() {
+        return Vec::new();
+    }
+    let Ok(listed) = snapshot::sums::read(&staged) else {
+        return Vec::new();
+    };
+    listed
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            std::fs::symlink_metadata(target.join(name)).is_ok_and(|m| m.file_type().is_file())
+        })
+        .collect()
 }
 
 /// Flushes the filesystem holding `dir` (one syncfs per step, not fsync per file).

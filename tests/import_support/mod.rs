@@ -8,6 +8,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod rpm;
+
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");
 pub const IMPORT: &str = env!("CARGO_BIN_EXE_xcatimport");
 
