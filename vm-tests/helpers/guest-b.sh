@@ -36,7 +36,7 @@ if [ $dry = 2 ] && grep -q 'not available' /tmp/dry.out; then
     # mount of / (not "live"), and restart the daemons by hand.
     echo "## INTERIM: $(grep -o 'the [a-z, ]* steps\? (' /tmp/dry.out | head -1 | sed 's/ ($//') not available in this xcatimport; assertions marked [interim] wait for them"
     mkdir -p /var/lib/xcatport-interim
-    tar -xf /media/stick/xcat-rpms.tar -C /var/lib/xcatport-interim
+    cat /media/stick/xcat-rpms.tar* | tar -xf - -C /var/lib/xcatport-interim   # split: .000, .001, …
     : > /etc/apt/sources.list.d/xcatport-interim.list
     for p in $(find /var/lib/xcatport-interim -name Packages); do
         echo "deb [trusted=yes] file://$(dirname "$p") ./" >> /etc/apt/sources.list.d/xcatport-interim.list
