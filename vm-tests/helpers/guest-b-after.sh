@@ -1,6 +1,8 @@
 # Guest B after a completed restore: daemons, their answers, the stick, state.
 set -u
 resume_says_finished() { ! /media/stick/xcatimport --resume "${ROOTARG[@]}" > /tmp/resume.out 2>&1 && grep -q 'finished' /tmp/resume.out; }
+knows_version() { ! grep -q "does not record the source's xCAT version" /vmtest/import.out; }
+check "B: xcatimport reads the snapshot's xCAT version from MANIFEST.json (no 'does not record' warning)" knows_version
 check "B: xcatimport --resume refuses: the journal records a finished restore" resume_says_finished
 if [ "${INTERIM:-0}" = 1 ]; then
     umount /mnt/root 2>/dev/null
