@@ -30,7 +30,7 @@ guest() {
     local job=$1 label=$2; shift 2
     local rc=0 t0 t1
     t0=$(date +%s)
-    "$VMT_DIR/run-vm" --quiet --job "$job" "$@" 2> "$job/run-vm.err" || rc=$?
+    "$VMT_DIR/run-vm" --quiet --job "$job" "$@" > /dev/null 2> "$job/run-vm.err" || rc=$?
     t1=$(date +%s)
     echo "   ($label: $((t1 - t0)) s, exit $rc)"
     echo "$SCEN $label $((t1 - t0))" >> "$VMT_RUN/times"
@@ -118,8 +118,11 @@ check_eq "B: xcatimport --yes exits 0" 0 "\$rc"
 . /vmtest/guest-b-after.sh
 finish
 EOS
+    # Each guest gets its own copy: qemu locks an image against a second user.
+    local ro=""; case "$stick" in *:ro) ro=":ro"; stick=${stick%:ro} ;; esac
+    cp --sparse=always "$stick" "$job/stick.img"
     local rc=0
-    guest "$job" "$label" --usb-stick "$stick" --timeout 900 "$job/b.sh" || rc=$?
+    guest "$job" "$label" --usb-stick "$job/stick.img$ro" --timeout 900 "$job/b.sh" || rc=$?
     guest_ran "$job" "$label" "$rc"
     compare_with_a "$label" "$job/stateB"
 }

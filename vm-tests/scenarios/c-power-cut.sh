@@ -24,7 +24,8 @@ sleep 0.5
 touch /vmtest/POWER-CUT
 sleep 600
 EOS
-rc=0; guest "$job" B1-cut --disk "$disk" --usb-stick "$f/stick.img" --kill-on POWER-CUT --timeout 900 "$job/b.sh" || rc=$?
+cp --sparse=always "$f/stick.img" "$dir/stick-cut.img"
+rc=0; guest "$job" B1-cut --disk "$disk" --usb-stick "$dir/stick-cut.img" --kill-on POWER-CUT --timeout 900 "$job/b.sh" || rc=$?
 hcheck_eq "B1: qemu was killed mid-restore (power cut)" 137 "$rc"
 hcheck "B1: the guest reached the power cut" grep -q '^ok - B1: xcatimport was killed' "$job/out.log"
 pre="$job/stateB0"
@@ -73,9 +74,12 @@ cat /var/lib/dpkg/info/*.list | sort -u > /vmtest/pkgfiles
 finish
 EOS
 cp --sparse=always "$disk" "$dir/b-resume.qcow2"
+# Two guests at once cannot share one image file (qemu locks it): each gets a copy.
+cp --sparse=always "$f/stick.img" "$dir/stick-resume.img"
+cp --sparse=always "$f/stick.img" "$dir/stick-rollback.img"
 r2=0 r3=0
-guest "$jr" B2-resume --disk "$dir/b-resume.qcow2" --usb-stick "$f/stick.img" --timeout 900 "$jr/b.sh" > "$dir/b2.log" 2>&1 & p2=$!
-guest "$jb" B3-rollback --disk "$dir/b-rollback.qcow2" --usb-stick "$f/stick.img:ro" --timeout 900 "$jb/b.sh" > "$dir/b3.log" 2>&1 & p3=$!
+guest "$jr" B2-resume --disk "$dir/b-resume.qcow2" --usb-stick "$dir/stick-resume.img" --timeout 900 "$jr/b.sh" > "$dir/b2.log" 2>&1 & p2=$!
+guest "$jb" B3-rollback --disk "$dir/b-rollback.qcow2" --usb-stick "$dir/stick-rollback.img:ro" --timeout 900 "$jb/b.sh" > "$dir/b3.log" 2>&1 & p3=$!
 wait $p2 || r2=$?
 wait $p3 || r3=$?
 cat "$dir/b2.log"; guest_ran "$jr" B2-resume "$r2"
