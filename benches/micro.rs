@@ -65,7 +65,9 @@ fn csv_codec(c: &mut Criterion) {
 }
 
 fn hashing(c: &mut Criterion) {
-    let data: Vec<u8> = (0..8u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let data: Vec<u8> = (0..8u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     let mut group = c.benchmark_group("sha256");
     group.throughput(Throughput::Bytes(data.len() as u64));
     group.bench_function("HashingReader 8 MiB", |b| {

@@ -314,6 +314,8 @@ def cmd_scaling(args):
     # Scenarios are named "<what> x<factor>"; growth is relative to x1.
     base = {}
     out = []
+    # Baseline rows carry no entry count of their own: take our row's.
+    counts = {r["scenario"]: r["note"] for r in recs if r["tool"] == "ours"}
     for r in recs:
         what, _, factor = r["scenario"].rpartition(" x")
         if not r.get("median_s"):
@@ -324,7 +326,7 @@ def cmd_scaling(args):
         b = base.get(key)
         out.append({
             "scenario": what, "tool": r["tool"], "label": r["label"], "factor": int(factor),
-            "data_bytes": r["data_bytes"], "files": r["note"], "median_s": r["median_s"],
+            "data_bytes": r["data_bytes"], "files": r["note"] or counts.get(r["scenario"], ""), "median_s": r["median_s"],
             "peak_rss_kib": r["peak_rss_kib"],
             "time_growth": r["median_s"] / b["median_s"] if b else None,
             "rss_growth": r["peak_rss_kib"] / b["peak_rss_kib"] if b and b["peak_rss_kib"] else None,
