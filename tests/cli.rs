@@ -131,3 +131,21 @@ fn man_pages_and_completions_mention_every_option() {
     }
     assert!(written.len() >= 6 * 4, "a man page and 3 completions each");
 }
+
+#[test]
+fn a_closed_stdout_is_a_broken_pipe_not_a_panic() {
+    use std::process::Stdio;
+    // xcatdb --help is long; the reader takes nothing and goes away.
+    for (name, bin) in BINARIES {
+        let mut child = Command::new(bin)
+            .arg("--help")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+    }
+}

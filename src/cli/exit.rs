@@ -9,7 +9,20 @@ use crate::Error;
 /// Runs `body`, prints its error as one line prefixed by the program name and
 /// returns the process exit code.
 pub fn run(program: &str, body: impl FnOnce() -> anyhow::Result<()>) -> i32 {
-    match body() {
+    // `println!` panics when stdout's reader has gone (`xcatexport --json |
+    // head`): that is a broken pipe too, and exits 0 without a message.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_pipe_panic(info.payload()) {
+            default_hook(info)
+        }
+    }));
+    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) if is_pipe_panic(payload.as_ref()) => return 0,
+        Err(payload) => std::panic::resume_unwind(payload),
+    };
+    match result {
         Ok(()) => 0,
         Err(err) => {
             if is_broken_pipe(&err) {
@@ -41,6 +54,15 @@ pub fn one_line(err: &anyhow::Error) -> String {
         parts.push(text);
     }
     parts.join(": ")
+}
+
+fn is_pipe_panic(payload: &(dyn std::any::Any + Send)) -> bool {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("");
+    text.starts_with("failed printing to stdout") && text.contains("Broken pipe")
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
