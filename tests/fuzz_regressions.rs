@@ -19,7 +19,7 @@ fn inputs(kind: &str, target: &str) -> Vec<PathBuf> {
     };
     let mut v: Vec<PathBuf> = entries
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_none_or(|e| e != "md"))
+        .filter(|p| p.extension().map_or(true, |e| e != "md"))
         .collect();
     v.sort();
     v
