@@ -63,3 +63,20 @@ fn manifest_json_inputs() {
 fn archive_inputs() {
     replay("archive", checks::archive, 6);
 }
+
+/// Found by the manifest_xml target: a control character in a value was
+/// read, then refused when the manifest was written back.
+#[test]
+fn manifest_xml_control_character_is_refused_on_read() {
+    for value in ["a\u{2}b", "a&#2;b"] {
+        let xml =
+            format!("<xcatimage><osimage><imagename>{value}</imagename></osimage></xcatimage>");
+        let e = xcatport::image::Manifest::parse(xml.as_bytes(), Path::new("m.xml"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e, "m.xml:1: character U+0002 is not allowed in XML",
+            "{value}"
+        );
+    }
+}
