@@ -15,6 +15,7 @@
 //! GNU tar headers) and compresses with [`ParallelGzWriter`]; the bundle is
 //! written under a temporary name and renamed into place when complete.
 
+use super::manifest::MAX_MANIFEST_BYTES;
 use super::pgzip::ParallelGzWriter;
 use crate::error::IoContext;
 use crate::mn::accounts::Accounts;
@@ -494,6 +495,9 @@ fn validate(bundle: &Path, file: &File, packing: Packing) -> Result<Listing> {
         index.insert(path, listing.members.len());
         listing.members.push(member);
     }
+    // The tar reader stops at the end-of-archive block; reading on to the
+    // end checks the gzip trailer, so a bundle cut short is refused here.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(broken)?;
     // Image directories: every top-level directory, which must hold a manifest.
     let mut tops: Vec<String> = Vec::new();
     for m in &listing.members {
@@ -521,6 +525,14 @@ fn validate(bundle: &Path, file: &File, packing: Packing) -> Result<Listing> {
                 bundle,
                 0,
                 format!("image directory {top:?} has no manifest.xml"),
+            ));
+        }
+        let size = index.get(&manifest).map_or(0, |&i| listing.members[i].size);
+        if size > MAX_MANIFEST_BYTES {
+            return Err(refuse(
+                bundle,
+                &manifest.to_string_lossy(),
+                format!("{size} bytes, larger than a manifest.xml can be ({MAX_MANIFEST_BYTES})"),
             ));
         }
     }

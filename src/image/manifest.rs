@@ -491,6 +491,15 @@ fn attach(stack: &mut [Node], root: &mut Option<Node>, node: Node) {
 }
 
 fn add_text(stack: &mut [Node], value: &str, line: u64, file: &Path) -> Result<()> {
+    // XML 1.0 has no place for most control characters, raw or as `&#N;`;
+    // accepting one would give a manifest that cannot be written back.
+    if let Some(c) = value.chars().find(|&c| !is_xml_char(c)) {
+        return Err(Error::format(
+            file,
+            line,
+            format!("character U+{:04X} is not allowed in XML", c as u32),
+        ));
+    }
     match stack.last_mut() {
         Some(node) => node.text.push_str(value),
         None if !is_present(value) => {}

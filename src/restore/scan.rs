@@ -2,14 +2,15 @@
 //! member is checked with the rules the extraction enforces (confined
 //! names, hardlinks only to members already seen, no path through a
 //! symlink of the archive, no device nodes unless allowed, bodies as long
-//! as declared), so a hostile snapshot whose checksums are consistent is
+//! as declared, the DB dump's tables well-formed tabdump CSV), so a hostile snapshot whose checksums are consistent is
 //! refused while the root is still untouched. The extraction keeps its own
 //! checks: this pass is the early refusal, not the only guard.
 
 use super::extract::confine;
+use crate::db::{csv, schema, schema::Table};
 use crate::{Error, Result};
 use std::collections::HashSet;
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use tar::EntryType;
 
@@ -19,6 +20,9 @@ pub struct ScanReport {
     pub entries: u64,
     pub bytes: u64,
 }
+
+/// Where the DB dump's tables sit in the data stream.
+const DUMP_DIR: &str = ".xcatport/db";
 
 fn bad(path: &Path, reason: impl Into<String>) -> Error {
     Error::Escape {
@@ -92,8 +96,12 @@ pub fn scan<R: Read>(reader: R, allow_special: bool) -> Result<ScanReport> {
         }
         let declared = entry.size();
         // Reading the body proves it is there; a short stream is an error.
-        let got =
-            std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| Error::io(&rel, e))?;
+        let got = match dump_table(&rel, kind) {
+            Some(table) => check_dump(&mut entry, &rel, table)?,
+            None => {
+                std::io::copy(&mut entry, &mut std::io::sink()).map_err(|e| Error::io(&rel, e))?
+            }
+        };
         if got != declared {
             return Err(Error::Refused(format!(
                 "{}: archive truncated: the member declares {declared} bytes but only {got} could be read",
@@ -105,6 +113,47 @@ pub fn scan<R: Read>(reader: R, allow_special: bool) -> Result<ScanReport> {
         seen.insert(rel);
     }
     Ok(report)
+}
+
+/// The schema table whose tabdump CSV `rel` is, for members of the DB dump.
+fn dump_table(rel: &Path, kind: EntryType) -> Option<&'static Table> {
+    if !matches!(kind, EntryType::Regular | EntryType::Continuous) {
+        return None;
+    }
+    let name = rel
+        .strip_prefix(DUMP_DIR)
+        .ok()?
+        .to_str()?
+        .strip_suffix(".csv")?;
+    schema::table(name)
+}
+
+/// Parses a dump member as the database step will, so a malformed CSV is
+/// refused with its file and line before the files step writes anything.
+/// Returns the body's length.
+fn check_dump(body: &mut dyn Read, rel: &Path, table: &Table) -> Result<u64> {
+    let mut counted = Counted {
+        inner: body,
+        bytes: 0,
+    };
+    {
+        let mut reader = csv::Reader::new(BufReader::new(&mut counted), rel, table)?;
+        while reader.next_record()?.is_some() {}
+    }
+    Ok(counted.bytes)
+}
+
+struct Counted<'a> {
+    inner: &'a mut dyn Read,
+    bytes: u64,
+}
+
+impl Read for Counted<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -178,5 +227,24 @@ mod tests {
             .to_string()
             .contains("run/fifo"));
         assert!(scan(&t[..], true).is_ok());
+    }
+
+    #[test]
+    fn malformed_dump_table_is_refused_with_file_and_line() {
+        let t = tar(|b| {
+            file(
+                b,
+                ".xcatport/db/site.csv",
+                b"#key,value\n\"a\",\"b\"\n\"c\"x,\"d\"\n",
+            );
+        });
+        let e = scan(&t[..], false).unwrap_err().to_string();
+        assert!(e.starts_with(".xcatport/db/site.csv:3: "), "{e}");
+        // Well-formed, and a non-table file in the same directory, pass.
+        let t = tar(|b| {
+            file(b, ".xcatport/db/site.csv", b"#key,value\n\"a\",\"b\"\n");
+            file(b, ".xcatport/db/notes.txt", b"\"");
+        });
+        assert_eq!(scan(&t[..], false).unwrap().bytes, 20);
     }
 }
