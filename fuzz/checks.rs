@@ -102,7 +102,8 @@ pub fn manifest_json(data: &[u8]) {
 /// private directory: neither panics, the directory holds only `root`
 /// afterwards whatever the archive said, and what the scan refuses the
 /// extraction does not complete either (except a stream the scan finds cut
-/// short inside its last member, which the extraction may not reach).
+/// short inside its last member, which the extraction may not reach, and a
+/// malformed DB dump table, which only the scan parses).
 pub fn archive(data: &[u8]) {
     let scanned = scan(data, false);
     let outer = tempfile::Builder::new()
@@ -129,9 +130,13 @@ pub fn archive(data: &[u8]) {
         "written outside the root (scan: {scanned:?}, extract: {extracted:?})"
     );
     if let Err(e) = &scanned {
-        let cut_short = e.to_string().contains("truncated");
+        let text = e.to_string();
+        let cut_short = text.contains("truncated");
+        // Only the scan parses the DB dump's tables; the database step
+        // parses them again after extraction.
+        let bad_dump = text.starts_with(".xcatport/db/");
         assert!(
-            extracted.is_err() || cut_short,
+            extracted.is_err() || cut_short || bad_dump,
             "scan refused ({e}) but extraction succeeded: {extracted:?}"
         );
     }
