@@ -276,7 +276,12 @@ fn rollback_without_a_journal() {
         1,
         &format!(
             "{}: no reconfiguration is recorded here; nothing to roll back",
-            mn.root.join("var/lib/xcatport/reconfig").display()
+            // The tool names paths under the canonical root.
+            mn.root
+                .canonicalize()
+                .unwrap()
+                .join("var/lib/xcatport/reconfig")
+                .display()
         ),
     );
 }

@@ -1231,8 +1231,16 @@ impl restore::StepAction for DatabaseStep {
             sm.stop("xcatd")?;
         }
         let kept = sqlite_files(&backup)?;
-        // Tables staged by a restore killed mid-write (`.<table>.sqlite.xcatport-new`).
-        for entry in std::fs::read_dir(&dir).at(&dir)? {
+        // Tables staged by a restore killed mid-write (`.<table>.sqlite.xcatport-new`);
+        // a rollback repeated after the files step's undo finds no directory.
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok("no database change to undo".into())
+            }
+            Err(e) => return Err(Error::io(&dir, e)),
+        };
+        for entry in entries {
             let name = entry.at(&dir)?.file_name();
             let text = name.to_string_lossy();
             if text.starts_with('.') && text.ends_with(".xcatport-new") {
