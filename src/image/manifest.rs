@@ -385,7 +385,9 @@ fn parse_tree(bytes: &[u8], file: &Path) -> Result<Node> {
                 format!("invalid XML: {e}"),
             )
         })?;
-        let line = line_of(before + leading_ws(&text[before as usize..]) as u64);
+        // quick-xml may report a position inside a skipped BOM: slice safely.
+        let rest = text.get(before as usize..).unwrap_or("");
+        let line = line_of(before + leading_ws(rest) as u64);
         match event {
             Event::Decl(decl) => {
                 let version = decl
