@@ -348,7 +348,7 @@ fn display(file: &str) -> String {
 
 /// The text of a small file under the root, or `None` if it does not exist.
 /// Release files are a few hundred bytes; the read is capped regardless.
-fn read_optional(root: &Root, file: &str) -> Result<Option<String>> {
+pub(crate) fn read_optional(root: &Root, file: &str) -> Result<Option<String>> {
     const CAP: u64 = 64 * 1024;
     let path = root.resolve(&RelPath::new(file)?)?;
     let f = match std::fs::File::open(&path) {

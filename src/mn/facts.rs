@@ -6,12 +6,11 @@
 //! but left out of every `Debug`, `Display` and serialized form.
 
 use std::fmt;
-use std::io::Read;
 
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::mn::arch::Arch;
 use crate::mn::distro::Distro;
 use crate::mn::packages::{PackageManager, XcatInstall};
@@ -69,7 +68,7 @@ pub fn hostname(root: &Root) -> Result<Option<String>> {
         return Ok(Some(h.to_string_lossy().into_owned()));
     }
     for file in ["etc/hostname", "etc/HOSTNAME"] {
-        if let Some(text) = read_small(root, file)? {
+        if let Some(text) = super::distro::read_optional(root, file)? {
             let name = text
                 .lines()
                 .map(str::trim)
@@ -95,7 +94,7 @@ impl DbKind {
     /// Reads `etc/xcat/cfgloc`; without it, SQLite in `/opt/xcat/cfg` if
     /// that directory exists, else in `/etc/xcat`, as xCAT decides.
     pub fn detect(root: &Root) -> Result<DbKind> {
-        if let Some(text) = read_small(root, "etc/xcat/cfgloc")? {
+        if let Some(text) = super::distro::read_optional(root, "etc/xcat/cfgloc")? {
             let first = text.lines().next().unwrap_or_default().trim_end();
             if first.is_empty() {
                 return Err(Error::format(
@@ -233,20 +232,6 @@ impl fmt::Display for Cfgloc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
     }
-}
-
-/// A small text file under the root, or `None` if it does not exist.
-fn read_small(root: &Root, file: &str) -> Result<Option<String>> {
-    const CAP: u64 = 64 * 1024;
-    let path = root.resolve(&RelPath::new(file)?)?;
-    let f = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(path, e)),
-    };
-    let mut text = String::new();
-    f.take(CAP).read_to_string(&mut text).at(&path)?;
-    Ok(Some(text))
 }
 
 #[cfg(test)]
