@@ -231,7 +231,7 @@ impl BundleReader {
                 continue;
             }
             let dst = staging.join(&expected.path);
-            ensure_parents(staging, &expected.path)?;
+            ensure_parents(staging, &expected.path, "an extracted member")?;
             match &expected.kind {
                 MemberKind::Dir => {
                     match fs::symlink_metadata(&dst) {
@@ -322,8 +322,9 @@ fn set_dir_mtime(path: &Path, secs: u64) -> Result<()> {
 }
 
 /// Creates missing parents of `rel` under `base` one at a time, refusing any
-/// existing component that is not a real directory (a planted symlink).
-fn ensure_parents(base: &Path, rel: &Path) -> Result<()> {
+/// existing component that is not a real directory (a planted symlink);
+/// `what` names the member in the error (bundles and rootimg trees share it).
+pub(super) fn ensure_parents(base: &Path, rel: &Path, what: &str) -> Result<()> {
     let mut cur = base.to_path_buf();
     let Some(parent) = rel.parent() else {
         return Ok(());
@@ -335,7 +336,7 @@ fn ensure_parents(base: &Path, rel: &Path) -> Result<()> {
             Ok(_) => {
                 return Err(Error::Escape {
                     path: cur,
-                    reason: "a parent of an extracted member is not a directory".into(),
+                    reason: format!("a parent of {what} is not a directory"),
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

@@ -280,33 +280,6 @@ fn member_path(archive: &Path, name: &str, raw: &[u8]) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Creates missing parents of `rel` under `base`, one at a time, refusing
-/// an existing component that is not a real directory.
-fn ensure_parents(base: &Path, rel: &Path) -> Result<()> {
-    let mut cur = base.to_path_buf();
-    let Some(parent) = rel.parent() else {
-        return Ok(());
-    };
-    for c in parent.components() {
-        cur.push(c);
-        match fs::symlink_metadata(&cur) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(Error::Escape {
-                    path: cur,
-                    reason: "a parent of a rootimg member is not a directory".into(),
-                })
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&cur).at(&cur)?;
-                fs::set_permissions(&cur, fs::Permissions::from_mode(0o755)).at(&cur)?;
-            }
-            Err(e) => return Err(Error::io(&cur, e)),
-        }
-    }
-    Ok(())
-}
-
 fn set_times(path: &Path, mtime: u32) -> Result<()> {
     let t = nix::sys::time::TimeSpec::new(mtime as i64, 0);
     nix::sys::stat::utimensat(
@@ -379,7 +352,7 @@ pub fn unpack(input: &mut dyn Read, archive: &Path, dest: &Path) -> Result<Unpac
         }
         let rel = member_path(archive, &shown, &name)?;
         let dst = dest.join(&rel);
-        ensure_parents(dest, &rel)?;
+        super::bundle::ensure_parents(dest, &rel, "a rootimg member")?;
         let size = h.size as u64;
         let kind = h.mode & S_IFMT;
         match kind {
