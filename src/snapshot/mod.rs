@@ -7,6 +7,7 @@
 //! re-reads what was written and is the only way to obtain a [`Verified`]
 //! snapshot, which [`reader`] turns back into a tar stream.
 
+pub mod background;
 pub mod compress;
 pub mod db;
 pub mod hash;

@@ -2,6 +2,7 @@
 //! `xcatimport`, `xcat-rpms.tar`, `xcat-data.tar.*` (DB dump first, then the
 //! plan's entries), `MANIFEST.json`, `README.txt`, and `SHA256SUMS` last.
 
+use super::background::BackgroundWriter;
 use super::compress::Codec;
 use super::db::{check_table_name, DbDumpSource};
 use super::hash::{file_sha256, HashingWriter};
@@ -168,12 +169,17 @@ fn write_data(
     let vw = VolumeWriter::new(dir, &name, opts.split);
     let failed = vw.failed_path();
     let stream_path = dir.join(&name);
+    let out = BackgroundWriter::spawn(vw).map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let enc = opts
         .codec
-        .encoder(vw)
+        .encoder(out)
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let names = Accounts::load(&plan.root)?;
-    let mut tar = TarWriter::new(enc, names);
+    // Two hand-overs keep the reading-and-hashing thread free of the
+    // compressor's input copies and of the volumes' hashing and writes.
+    let feed =
+        BackgroundWriter::spawn(enc).map_err(|e| classify(e, Some(&failed), &stream_path))?;
+    let mut tar = TarWriter::new(feed, names);
 
     let tables = db.tables()?;
     let mut database = Vec::new();
@@ -218,9 +224,11 @@ fn write_data(
     let (entries, bytes_in) = (tar.entries, tar.bytes_in);
     let enc = tar
         .finish()
+        .and_then(BackgroundWriter::finish)
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let vw = enc
         .finish()
+        .and_then(BackgroundWriter::finish)
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let volumes = vw.finish()?;
     let bytes_out = volumes.iter().map(|v| v.size).sum();
