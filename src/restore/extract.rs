@@ -45,6 +45,9 @@ pub struct ExtractOptions<'a> {
     /// Called before each entry with its 0-based index and archive path; an
     /// error stops the extraction (fault injection, cancellation).
     pub before_entry: Option<EntryHook<'a>>,
+    /// Relative paths whose file already on disk wins over the archive's
+    /// (e.g. the new MN's own cfgloc): the entry is skipped, and reported.
+    pub keep_existing: Vec<PathBuf>,
 }
 
 impl Default for ExtractOptions<'_> {
@@ -54,6 +57,7 @@ impl Default for ExtractOptions<'_> {
             set_owners: nix::unistd::geteuid().is_root(),
             dump_dir: None,
             before_entry: None,
+            keep_existing: Vec::new(),
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct ExtractReport {
     pub bytes: u64,
     /// Entries that replaced something already on disk.
     pub replaced: u64,
+    /// Entries not written because the file on disk was kept (relative).
+    pub kept: Vec<PathBuf>,
     /// Metadata that could not be set and names that could not be mapped,
     /// one line each, naming the path.
     pub warnings: Vec<String>,
@@ -258,6 +264,10 @@ impl Run<'_, '_> {
             return self.directory(h);
         }
         let at = self.root.join(&h.rel);
+        if self.keeps(h)? {
+            self.report.kept.push(h.rel.clone());
+            return Ok(());
+        }
         if kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse() {
             self.make_slot(&h.rel)?;
             self.write_file(entry, h, &at)?;
@@ -292,6 +302,23 @@ impl Run<'_, '_> {
         }
         self.extracted.insert(h.rel.clone());
         Ok(())
+    }
+
+    /// Whether the entry is one to keep and a regular file that this
+    /// restore did not write is there (a resumed run sees it again).
+    fn keeps(&self, h: &Header) -> Result<bool> {
+        if !self.opts.keep_existing.contains(&h.rel) {
+            return Ok(false);
+        }
+        if self.changes.prior(h.rel.as_os_str().as_bytes()).is_some() {
+            return Ok(false);
+        }
+        let at = self.root.join(&h.rel);
+        match fs::symlink_metadata(&at) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&at, e)),
+        }
     }
 
     fn directory(&mut self, h: &Header) -> Result<()> {
