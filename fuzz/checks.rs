@@ -118,6 +118,7 @@ pub fn archive(data: &[u8]) {
         set_owners: false,
         dump_dir: Some(PathBuf::from("var/lib/xcatport")),
         before_entry: None,
+        keep_existing: Vec::new(),
     };
     let extracted = extract(data, &root, &accounts, &mut NoJournal, opts, &Hidden);
     let beside: Vec<OsString> = std::fs::read_dir(outer.path())

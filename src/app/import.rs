@@ -12,7 +12,7 @@
 //! journal exactly as a crash would. Only the files step reads it.
 
 use crate::cli::ImportArgs;
-use crate::mn::{Arch, DbKind, Family, MnFacts, RelPath, Root, XcatVersion};
+use crate::mn::{Arch, Family, MnFacts, RelPath, Root, XcatVersion};
 use crate::plan::report::human;
 use crate::restore::live::{self, Carried, RegenPaths, RegenerateStep, Site};
 use crate::restore::meta::{apply_dir_meta, DirMeta};
@@ -369,17 +369,10 @@ fn check_db_server(pre: &mut Preflight, args: &ImportArgs, root: &Root, head: &M
         "mysql" | "mariadb" => ("MySQL/MariaDB", "mysqlsetup -i"),
         _ => return,
     };
-    let here = match DbKind::detect(root) {
-        Ok(DbKind::Cfgloc(c)) => Some(c.engine()),
-        _ => None,
-    };
-    let same = here.as_deref().is_some_and(|e| {
-        e.eq_ignore_ascii_case(&head.source.database) || (e == "postgresql" && name == "PostgreSQL")
-    });
-    if same {
+    if crate::restore::cfgloc::keeps_target_cfgloc(root, &head.source.database) {
         pre.pass(
             "db-server",
-            format!("/etc/xcat/cfgloc names a {name} database, as the snapshot's xCAT used"),
+            format!("/etc/xcat/cfgloc names a {name} database, as the snapshot's xCAT used; this MN's cfgloc is kept"),
         );
     } else {
         pre.fail(
@@ -845,6 +838,11 @@ fn execute(
             sm: host(),
         },
     );
+    // The admin's pgsqlsetup/mysqlsetup cfgloc names this MN's server.
+    ex = ex.keep_existing(crate::restore::cfgloc::kept_files(
+        root,
+        &head.source.database,
+    ));
     if pre.selinux {
         let trees = pre.carried.trees.clone();
         let mut sm = Systemctl::host();

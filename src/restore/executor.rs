@@ -72,6 +72,7 @@ pub struct Executor<'a> {
     open_data: Option<OpenData<'a>>,
     entry_hook: Option<EntryHook<'a>>,
     allow_special: bool,
+    keep_existing: Vec<PathBuf>,
     progress: &'a dyn Progress,
 }
 
@@ -89,6 +90,7 @@ impl<'a> Executor<'a> {
             // The writer never exports device nodes or fifos, so a snapshot
             // holding one was crafted: refused unless a caller opts in.
             allow_special: false,
+            keep_existing: Vec::new(),
             progress,
         }
     }
@@ -134,6 +136,13 @@ impl<'a> Executor<'a> {
     /// snapshot of an MN may carry them).
     pub fn allow_special(mut self, allow: bool) -> Self {
         self.allow_special = allow;
+        self
+    }
+
+    /// Files (relative to the root) that the files step leaves as they are
+    /// when the root already has them, instead of the snapshot's copy.
+    pub fn keep_existing(mut self, paths: Vec<PathBuf>) -> Self {
+        self.keep_existing = paths;
         self
     }
 
@@ -326,15 +335,23 @@ impl<'a> Executor<'a> {
             allow_special: self.allow_special,
             dump_dir: Some(PathBuf::from("var/lib/xcatport")),
             before_entry: hook.map(|h| Box::new(move |i: u64, p: &Path| h(i, p)) as EntryHook<'_>),
+            keep_existing: self.keep_existing.clone(),
             ..Default::default()
         };
         let changes = journal.changes()?;
         let done = extract(data, &self.root, &accounts, changes, opts, self.progress)?;
         report.warnings.extend(done.warnings);
-        Ok(format!(
+        let mut detail = format!(
             "{} entries, {} bytes, {} replaced (kept for rollback)",
             done.entries, done.bytes, done.replaced
-        ))
+        );
+        for kept in &done.kept {
+            detail.push_str(&format!(
+                "; kept this MN's own /{} instead of the snapshot's",
+                kept.display()
+            ));
+        }
+        Ok(detail)
     }
 
     fn sync(&self) -> Result<()> {

@@ -30,6 +30,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use tar::EntryType;
 
+/// Why a link on the target is not followed when it leads nowhere usable.
+const NOT_A_DIR: &str = "does not lead to a directory";
+
 /// Called before each entry with its index and archive path.
 pub type EntryHook<'a> = Box<dyn FnMut(u64, &Path) -> Result<()> + 'a>;
 
@@ -45,6 +48,9 @@ pub struct ExtractOptions<'a> {
     /// Called before each entry with its 0-based index and archive path; an
     /// error stops the extraction (fault injection, cancellation).
     pub before_entry: Option<EntryHook<'a>>,
+    /// Relative paths whose file already on disk wins over the archive's
+    /// (e.g. the new MN's own cfgloc): the entry is skipped, and reported.
+    pub keep_existing: Vec<PathBuf>,
 }
 
 impl Default for ExtractOptions<'_> {
@@ -54,6 +60,7 @@ impl Default for ExtractOptions<'_> {
             set_owners: nix::unistd::geteuid().is_root(),
             dump_dir: None,
             before_entry: None,
+            keep_existing: Vec::new(),
         }
     }
 }
@@ -65,6 +72,8 @@ pub struct ExtractReport {
     pub bytes: u64,
     /// Entries that replaced something already on disk.
     pub replaced: u64,
+    /// Entries not written because the file on disk was kept (relative).
+    pub kept: Vec<PathBuf>,
     /// Metadata that could not be set and names that could not be mapped,
     /// one line each, naming the path.
     pub warnings: Vec<String>,
@@ -149,9 +158,10 @@ impl Run<'_, '_> {
             if let Some(hook) = self.opts.before_entry.as_mut() {
                 hook(index as u64, Path::new(OsStr::from_bytes(&raw)))?;
             }
-            let Some(header) = self.read_header(&mut entry, &raw)? else {
+            let Some(mut header) = self.read_header(&mut entry, &raw)? else {
                 continue;
             };
+            header.rel = self.physical(&header.rel, header.kind.is_dir())?;
             self.progress.set_message(&header.rel.to_string_lossy());
             self.one(&mut entry, &header)?;
             self.report.entries += 1;
@@ -258,6 +268,10 @@ impl Run<'_, '_> {
             return self.directory(h);
         }
         let at = self.root.join(&h.rel);
+        if self.keeps(h)? {
+            self.report.kept.push(h.rel.clone());
+            return Ok(());
+        }
         if kind.is_file() || kind.is_contiguous() || kind.is_gnu_sparse() {
             self.make_slot(&h.rel)?;
             self.write_file(entry, h, &at)?;
@@ -292,6 +306,130 @@ impl Run<'_, '_> {
         }
         self.extracted.insert(h.rel.clone());
         Ok(())
+    }
+
+    /// Where `rel` really goes: the symlinks on its way that the root had
+    /// before this restore (an admin's `/install -> /data/install`) are
+    /// followed chroot-style, and must stay inside the root; the last
+    /// component only when `follow_last` (a directory entry). A symlink that
+    /// this restore wrote (now or in an interrupted run, per the journal) is
+    /// never followed: `parents` refuses it, so a snapshot cannot plant a
+    /// link and write through it.
+    fn physical(&self, rel: &Path, follow_last: bool) -> Result<PathBuf> {
+        let mut hops = 0;
+        let parent = self.walk(rel, rel.iter().collect(), false, &mut hops, None)?;
+        if !follow_last {
+            return Ok(parent);
+        }
+        // A directory entry at a link that leads nowhere usable replaces
+        // the link (kept for rollback), as before links were followed.
+        // One that climbs out of the root is refused all the same.
+        match self.walk(rel, parent.iter().collect(), true, &mut hops, None) {
+            Err(Error::Escape { reason, .. }) if reason.contains(NOT_A_DIR) => Ok(parent),
+            other => other,
+        }
+    }
+
+    /// Resolves `parts` from the root; `via` is the link whose target they
+    /// are (for messages). A followed link must end at an existing
+    /// directory inside the root: dangling ones are not followed into.
+    fn walk(
+        &self,
+        rel: &Path,
+        parts: Vec<&OsStr>,
+        follow_last: bool,
+        hops: &mut u32,
+        via: Option<&str>,
+    ) -> Result<PathBuf> {
+        let refuse = |reason: String| Error::Escape {
+            path: self.root.join(rel),
+            reason,
+        };
+        let mut done = PathBuf::new();
+        let mut missing = false;
+        let count = parts.len();
+        for (i, name) in parts.into_iter().enumerate() {
+            if name == ".." {
+                // only from a link's target: archive names are confined
+                if !done.pop() {
+                    return Err(refuse(format!(
+                        "the symbolic link {} leads outside the root {}; refusing to write through it",
+                        via.unwrap_or("on its way"),
+                        self.root.display()
+                    )));
+                }
+                continue;
+            }
+            let cand = done.join(name);
+            if missing || (i + 1 == count && !follow_last) {
+                done = cand;
+                continue;
+            }
+            let at = self.root.join(&cand);
+            let meta = match fs::symlink_metadata(&at) {
+                Ok(m) => m,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    missing = true;
+                    done = cand;
+                    continue;
+                }
+                Err(e) => return Err(Error::io(&at, e)),
+            };
+            let ours = self.extracted.contains(&cand)
+                || self.changes.prior(cand.as_os_str().as_bytes()).is_some();
+            if !meta.file_type().is_symlink() || ours {
+                // a link of ours stays in the path for `parents` to refuse
+                done = cand;
+                continue;
+            }
+            *hops += 1;
+            if *hops > 40 {
+                return Err(refuse(format!(
+                    "more than 40 symbolic links followed (a loop?), last at {}",
+                    at.display()
+                )));
+            }
+            let target = fs::read_link(&at).at(&at)?;
+            let link = format!("{} -> {}", at.display(), target.display());
+            // chroot-style: an absolute target starts at the root
+            let mut next: Vec<&OsStr> = Vec::new();
+            let base: Vec<&OsStr> = done.iter().collect();
+            if !target.is_absolute() {
+                next.extend(base);
+            }
+            next.extend(
+                target
+                    .iter()
+                    .filter(|c| *c != OsStr::new("/") && *c != OsStr::new(".")),
+            );
+            let resolved = self.walk(rel, next, true, hops, Some(&link))?;
+            let host = self.root.join(&resolved);
+            if !fs::symlink_metadata(&host).is_ok_and(|m| m.is_dir()) {
+                return Err(refuse(format!(
+                    "the symbolic link {link} {NOT_A_DIR} inside the root {}; refusing to write through it",
+                    self.root.display()
+                )));
+            }
+            done = resolved;
+        }
+        Ok(done)
+    }
+
+    /// Whether the entry is one to keep and a regular file that this
+    /// restore did not write is there (a resumed run sees it again).
+    fn keeps(&self, h: &Header) -> Result<bool> {
+        if !self.opts.keep_existing.contains(&h.rel) {
+            return Ok(false);
+        }
+        if self.changes.prior(h.rel.as_os_str().as_bytes()).is_some() {
+            return Ok(false);
+        }
+        let at = self.root.join(&h.rel);
+        match fs::symlink_metadata(&at) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io(&at, e)),
+        }
     }
 
     fn directory(&mut self, h: &Header) -> Result<()> {
@@ -492,6 +630,7 @@ impl Run<'_, '_> {
         if let (Some(dump), Ok(rest)) = (&self.opts.dump_dir, rel.strip_prefix(".xcatport")) {
             rel = dump.join(rest);
         }
+        let rel = self.physical(&rel, false)?;
         if !self.extracted.contains(&rel) {
             return Err(Error::Escape {
                 path: h.rel.clone(),

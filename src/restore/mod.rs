@@ -10,6 +10,7 @@
 //! [`services`] (quiesce, services) and [`live`] (database through xcatd,
 //! regenerate, SELinux, site facts).
 
+pub mod cfgloc;
 pub mod executor;
 pub mod extract;
 pub mod journal;

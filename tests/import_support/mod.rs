@@ -8,6 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod deb;
 pub mod rpm;
 
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");

@@ -140,3 +140,46 @@ pub fn rpm_q(root: &Path, name: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Adds xcat-core and xcat-dep repos under `/install/xcat` with zypper repo
+/// files (as a SLES MN has them) to the MN at `root`, the dep repo signed
+/// and checked, and records every package as installed.
+pub fn add_zypper_repos(root: &Path, rpms: &Rpms) {
+    let core: Vec<&PathBuf> = rpms.core.iter().collect();
+    make_repo(&root.join("install/xcat/xcat-core"), &core);
+    make_repo(
+        &root.join("install/xcat/xcat-dep/sles15/noarch"),
+        &[&rpms.dep],
+    );
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep", "dep key\n");
+    write(
+        "etc/zypp/repos.d/xcat-core.repo",
+        "[xcat-core]\nname=xCAT 2 Core packages\nenabled=1\nautorefresh=0\n\
+         baseurl=file:///install/xcat/xcat-core\ntype=rpm-md\ngpgcheck=0\n",
+    );
+    write(
+        "etc/zypp/repos.d/xcat-dep.repo",
+        "[xcat-dep]\nname=xCAT 2 depedencies\nenabled=1\nautorefresh=0\n\
+         baseurl=file:///install/xcat/xcat-dep/sles15/noarch\ntype=rpm-md\ngpgcheck=0\n\
+         gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep\n",
+    );
+    let mut installed = core;
+    installed.push(&rpms.dep);
+    sh(Command::new("rpm")
+        .arg("--root")
+        .arg(root)
+        .args([
+            "--dbpath",
+            "/var/lib/rpm",
+            "-i",
+            "--justdb",
+            "--nodeps",
+            "--noscripts",
+        ])
+        .args(installed));
+}

@@ -1,0 +1,167 @@
+//! The repos and packages steps end to end on a SLES MN: a SLES 15 source
+//! whose zypper repos hold small xCAT RPMs (built here) and whose rpm
+//! database says they are installed is exported; xcatimport restores it
+//! into a fresh SLES root, installing xCAT with the real `zypper --root`
+//! from the stick's repos copied to the new MN's disk.
+
+mod import_support;
+
+use import_support::rpm::*;
+use import_support::*;
+use std::path::Path;
+
+const DUMP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/xcat-samples/dump/default/out"
+);
+
+pub const SLES: &str =
+    "NAME=\"SLES\"\nVERSION=\"15-SP5\"\nID=\"sles\"\nID_LIKE=\"suse\"\nVERSION_ID=\"15.5\"\n";
+
+fn work() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("xcatport-imp-zypper-")
+        .tempdir_in("/var/tmp")
+        .unwrap()
+}
+
+/// `source_mn()` as SLES 15 SP5 with xCAT installed from local zypper
+/// repos and a SQLite database holding real xCAT's tables.
+fn sles_source(w: &Path) -> Tree {
+    let src = source_mn();
+    src.file("etc/os-release", SLES);
+    add_zypper_repos(src.root(), &build_all(w));
+    let opts = xcatport::db::RestoreOptions {
+        all: true,
+        exact: false,
+    };
+    xcatport::db::restore_from_dir(src.root(), Path::new(DUMP), &opts).unwrap();
+    src
+}
+
+#[test]
+fn zypper_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
+    let w = work();
+    let src = sles_source(w.path());
+    let stick = export(&src, w.path(), &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["packages"]["collected"], true);
+
+    let new = fresh_root(SLES, host_machine());
+    let out = import(&stick, new.root(), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "ok   packages  xCAT {XCAT_VERSION}-{XCAT_RELEASE} from the stick's repos with zypper"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "repos      done: 2 repo(s) copied to /var/lib/xcatport/repos and registered: \
+             /etc/zypp/repos.d/xcatport-xcat-core.repo, /etc/zypp/repos.d/xcatport-xcat-dep.repo"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "packages   done: zypper installed xCAT: xCAT {XCAT_VERSION} ({XCAT_RELEASE}) (rpm xCAT), 4 xCAT packages"
+        )),
+        "{stdout}"
+    );
+
+    // xCAT and what it pulls in, in the new root's rpm database
+    assert_eq!(
+        rpm_q(new.root(), "xCAT"),
+        format!("(none):{XCAT_VERSION}-{XCAT_RELEASE}")
+    );
+    for name in ["xCAT-server", "perl-xCAT"] {
+        assert_eq!(
+            rpm_q(new.root(), name),
+            format!("4:{XCAT_VERSION}-{XCAT_RELEASE}"),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        rpm_q(new.root(), "xcat-dep-stub"),
+        format!("(none):1.0-{XCAT_RELEASE}")
+    );
+    // xCAT-client is on the stick but nothing required it
+    assert_eq!(
+        rpm_q(new.root(), "xCAT-client"),
+        "package xCAT-client is not installed\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(new.path("opt/xcat-test/xCAT")).unwrap(),
+        format!("xCAT {XCAT_VERSION}\n")
+    );
+
+    // the repos live on local disk, registered for zypper with the source's gpgcheck
+    let core =
+        std::fs::read_to_string(new.path("etc/zypp/repos.d/xcatport-xcat-core.repo")).unwrap();
+    assert!(
+        core.contains("\nbaseurl=dir:///var/lib/xcatport/repos/xcat-core\n"),
+        "{core}"
+    );
+    assert!(
+        core.contains("\ntype=rpm-md\n") && core.contains("\ngpgcheck=0\n"),
+        "{core}"
+    );
+    let dep = std::fs::read_to_string(new.path("etc/zypp/repos.d/xcatport-xcat-dep.repo")).unwrap();
+    assert!(
+        dep.contains(
+            "\ngpgcheck=0\ngpgkey=file:///var/lib/xcatport/repo-keys/xcat-dep/RPM-GPG-KEY-xcat-dep\n"
+        ),
+        "{dep}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(
+            new.path("var/lib/xcatport/repo-keys/xcat-dep/RPM-GPG-KEY-xcat-dep")
+        )
+        .unwrap(),
+        "dep key\n"
+    );
+    assert!(!new.path("etc/yum.repos.d").exists());
+    assert!(new
+        .path("var/lib/xcatport/repos/xcat-core/repodata/repomd.xml")
+        .is_file());
+    assert!(
+        new.path("var/lib/xcatport/repos/xcat-dep")
+            .read_dir()
+            .unwrap()
+            .count()
+            > 0
+    );
+
+    // files and database as on the source
+    let before = listing(src.root());
+    let after = listing(new.root());
+    let members = members(&stick);
+    assert!(members.len() >= 15);
+    for m in &members {
+        if m.extension().is_some_and(|x| x == "sqlite") {
+            continue; // compared by dump below
+        }
+        assert_eq!(after.get(m), before.get(m), "member {}", m.display());
+    }
+    assert_eq!(db_dump(new.root()), db_dump(src.root()));
+
+    // rollback unregisters the repos; the packages stay, and it says so
+    let out = import(&stick, new.root(), &["--rollback"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("packages   rolled back: packages left installed"),
+        "{stdout}"
+    );
+    assert!(!new
+        .path("etc/zypp/repos.d/xcatport-xcat-core.repo")
+        .exists());
+    assert!(!new.path("var/lib/xcatport/repos/xcat-core").exists());
+    assert_eq!(
+        rpm_q(new.root(), "xCAT"),
+        format!("(none):{XCAT_VERSION}-{XCAT_RELEASE}")
+    );
+}
