@@ -12,6 +12,7 @@ use crate::image::import::{self, Report};
 use crate::image::manifest::{display_name, Manifest};
 use crate::image::{BackendDb, BundleReader, ImageDb, Packing};
 use crate::mn::accounts::Accounts;
+use crate::mn::root::Root;
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::Path;
@@ -85,6 +86,7 @@ pub fn import(
     let accounts = Accounts::load(root)?;
     reader.extract_owned_by(staging.path(), Some(&accounts))?;
 
+    let live = Root::open(root).is_ok_and(|r| crate::reconfig::apply::is_live(&r));
     let mut imported = Vec::new();
     let mut failures = Vec::new();
     for image_dir in &reader.listing().images {
@@ -109,7 +111,13 @@ pub fn import(
                     )));
                 }
             }
-            let mut plan = import::plan(&dir, m, &installroot, args.profile.as_deref())?;
+            let mut plan = import::plan(
+                &dir,
+                m,
+                &installroot,
+                args.profile.as_deref(),
+                args.allow_kit_plugins,
+            )?;
             if args.verbose {
                 say(out, &format!("Adding {}", plan.image));
             }
@@ -140,6 +148,12 @@ pub fn import(
                 say(out, l);
             }
             result?;
+            if !plan.plugins.is_empty() && live {
+                notes.push(format!(
+                    "Installed the kit plugins {}; xcatd must be restarted to load them (/opt/xcat/sbin/restartxcatd).",
+                    plan.plugins.join(", ")
+                ));
+            }
             for l in &notes {
                 say(out, l);
             }
