@@ -380,7 +380,7 @@ fn install_tree_has_media_profiles_images_and_repos() {
     assert!(ratio(&netboot.join("rootimg/etc/file8.conf")) < 0.6);
     for p in [
         "install/custom/netboot/rh/compute.pkglist",
-        "install/custom/install/rh/compute.rhels8.6.tmpl",
+        "install/custom/install/rh/compute.rhels8.tmpl",
         "install/postscripts/syslog",
     ] {
         assert!(r.root.join(p).is_file(), "{p}");

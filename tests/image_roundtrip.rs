@@ -488,30 +488,36 @@ fn statelite_round_trip_unpacks_the_tree_and_the_litefile_rows() {
 fn install_round_trip_needs_the_os_media() {
     let src = source_mn();
     let root = src.path().join("mn");
-    // The fixture's row names compute.rhels8.*, its files are compute.rhels8.6.*.
+    // A script partition file (`s:` prefix) travels under its path.
     set_rows(
         &root,
         &[(
             "linuximage",
             &[("imagename", INSTALL)],
-            &[
-                (
-                    "template",
-                    "/install/custom/install/rh/compute.rhels8.6.tmpl",
-                ),
-                (
-                    "pkglist",
-                    "/install/custom/install/rh/compute.rhels8.6.pkglist",
-                ),
-                (
-                    "partitionfile",
-                    "s:/install/custom/install/rh/compute.partition",
-                ),
-            ],
+            &[(
+                "partitionfile",
+                "s:/install/custom/install/rh/compute.partition",
+            )],
         )],
     );
     let out = tmp();
-    ok(run("imgexport", out.path(), &root, &[INSTALL, "x.tgz"]));
+    // Exit 0: the fixture's rows and files agree (no "Couldn't find file").
+    let stdout = ok(run("imgexport", out.path(), &root, &[INSTALL, "x.tgz"]));
+    assert!(!stdout.contains("Couldn't find"), "{stdout}");
+    let names: Vec<String> = BundleReader::open(&out.path().join("x.tgz"), Packing::Gzip)
+        .unwrap()
+        .listing()
+        .names()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for want in [
+        "./rhels8.6-x86_64-install-compute/compute.rhels8.tmpl",
+        "./rhels8.6-x86_64-install-compute/compute.rhels8.pkglist",
+        "./rhels8.6-x86_64-install-compute/compute.partition",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:#?}");
+    }
 
     // Without /install/rhels8.6/x86_64: xCAT's message, exit 1, nothing written.
     let bare = tmp();
@@ -531,8 +537,8 @@ fn install_round_trip_needs_the_os_media() {
     let new = target_mn(src.path(), true);
     ok(run("imgimport", out.path(), &new, &["x.tgz"]));
     for f in [
-        "/install/custom/install/rh/compute.rhels8.6.tmpl",
-        "/install/custom/install/rh/compute.rhels8.6.pkglist",
+        "/install/custom/install/rh/compute.rhels8.tmpl",
+        "/install/custom/install/rh/compute.rhels8.pkglist",
         "/install/custom/install/rh/compute.partition",
     ] {
         same_file(&root, &new, f);

@@ -6,8 +6,9 @@
 //! written all the same.
 
 use crate::cli::ImgExportArgs;
+use crate::image::collect::under_root;
 use crate::image::collect::{self, CollectOptions, Role};
-use crate::image::{pack, BackendDb, GzOptions, ImageDb};
+use crate::image::{pack, remote, BackendDb, GzOptions, ImageDb};
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -47,8 +48,20 @@ pub fn bundle_path(cwd: &Path, image: &str, dest: Option<&Path>) -> PathBuf {
     }
 }
 
+/// The remote path of `-R` (spec §3.5): DEST as given (a trailing `/`
+/// names a directory), else `<image>.tgz` in the remote user's home.
+pub fn remote_target(image: &str, dest: Option<&Path>) -> String {
+    let default_name = format!("{}.tgz", collect::image_dir_name(image));
+    match dest.map(|d| d.to_string_lossy().into_owned()) {
+        Some(d) if d.ends_with('/') => format!("{d}{default_name}"),
+        Some(d) if !d.is_empty() => d,
+        _ => default_name,
+    }
+}
+
 /// Exports through `db`, MN paths under `root`, relative DEST against `cwd`.
-/// Data lines go to `out`, warnings to `err`. Returns the bundle path.
+/// Data lines go to `out`, warnings to `err`. Returns the bundle path
+/// (`host:path` with `-R`).
 pub fn export(
     db: &dyn ImageDb,
     root: &Path,
@@ -57,18 +70,43 @@ pub fn export(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<PathBuf> {
-    if args.remotehost.is_some() {
-        return Err(Error::NotAvailable("imgexport -R".into()));
-    }
     let say = |w: &mut dyn Write, line: &str| -> Result<()> {
         writeln!(w, "{line}").map_err(|e| Error::io("<stdout>", e))
     };
-    let dest = bundle_path(cwd, &args.image, args.dest.as_deref());
-    let where_to = dest.parent().unwrap_or(cwd);
-    say(
-        out,
-        &format!("Exporting {} to {}...", args.image, where_to.display()),
-    )?;
+    // With -R the bundle is built in a private temp dir (removed however
+    // this ends) and copied to `<host>:<remote>`.
+    let mut remote: Option<(String, String)> = None;
+    let mut _private: Option<tempfile::TempDir> = None;
+    let dest = match &args.remotehost {
+        Some(host) => {
+            remote::check_host(host)?;
+            let target = remote_target(&args.image, args.dest.as_deref());
+            let workdir = db
+                .site("tmpdir")?
+                .map(|t| under_root(root, &t))
+                .filter(|t| t.is_dir())
+                .unwrap_or_else(|| cwd.to_path_buf());
+            let tmp = tempfile::Builder::new()
+                .prefix("imgexport.")
+                .tempdir_in(&workdir)
+                .map_err(|e| Error::io(&workdir, e))?;
+            let name = target.rsplit('/').next().unwrap_or(&target).to_string();
+            let local = tmp.path().join(&name);
+            _private = Some(tmp);
+            say(out, &format!("Exporting {} to {host}...", args.image))?;
+            remote = Some((host.clone(), target));
+            local
+        }
+        None => {
+            let dest = bundle_path(cwd, &args.image, args.dest.as_deref());
+            let where_to = dest.parent().unwrap_or(cwd);
+            say(
+                out,
+                &format!("Exporting {} to {}...", args.image, where_to.display()),
+            )?;
+            dest
+        }
+    };
     let opts = CollectOptions {
         extras: args.extra.clone(),
         postscripts_node: args.postscripts.clone(),
@@ -98,6 +136,23 @@ pub fn export(
         out,
         &format!("Compressing {} bundle.  Please be patient.", args.image),
     )?;
+    let bundle = match &remote {
+        Some((host, target)) => {
+            let at = format!("{host}:{target}");
+            say(
+                out,
+                &format!("Moving the image bundle to the remote system location {at}"),
+            )?;
+            if let Err(e) = remote::send(&bundle, host, target) {
+                let name = target.rsplit('/').next().unwrap_or(target);
+                say(err, &format!("Unable to copy the image bundle {name} to the remote host (Maybe passwordless ssh was not setup?)"))?;
+                return Err(e);
+            }
+            PathBuf::from(at)
+        }
+        None => bundle,
+    };
+    // D4: only now is the bundle complete and where it was asked to be.
     say(out, "Done!")?;
     if !c.warnings.is_empty() {
         return Err(Error::Refused(format!(

@@ -10,8 +10,9 @@ use crate::cli::ImgImportArgs;
 use crate::image::collect::under_root;
 use crate::image::import::{self, Report};
 use crate::image::manifest::{display_name, Manifest};
-use crate::image::{BackendDb, BundleReader, ImageDb, Packing};
+use crate::image::{remote, BackendDb, BundleReader, ImageDb, Packing};
 use crate::mn::accounts::Accounts;
+use crate::mn::root::Root;
 use crate::{Error, Result};
 use std::io::Write;
 use std::path::Path;
@@ -44,14 +45,44 @@ pub fn import(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<Vec<String>> {
-    if args.remotehost.is_some() {
-        return Err(Error::NotAvailable("imgimport -R".into()));
-    }
     let say = |w: &mut dyn Write, line: &str| {
         // A closed stdout must not turn a finished import into a failure.
         let _ = writeln!(w, "{line}");
     };
-    let bundle = cwd.join(&args.bundle);
+    // With -R the bundle is first copied into a private temp dir, removed
+    // however this ends.
+    let mut _private: Option<tempfile::TempDir> = None;
+    let bundle = match &args.remotehost {
+        Some(host) => {
+            remote::check_host(host)?;
+            let from = args.bundle.to_string_lossy().into_owned();
+            let workdir = db
+                .site("tmpdir")?
+                .map(|t| under_root(root, &t))
+                .filter(|t| t.is_dir())
+                .unwrap_or_else(|| cwd.to_path_buf());
+            let tmp = tempfile::Builder::new()
+                .prefix("imgimport.")
+                .tempdir_in(&workdir)
+                .map_err(|e| Error::io(&workdir, e))?;
+            let name = from
+                .rsplit('/')
+                .find(|s| !matches!(*s, "" | "." | ".."))
+                .unwrap_or("bundle");
+            let local = tmp.path().join(name);
+            _private = Some(tmp);
+            say(
+                out,
+                &format!("Obtaining the image bundle from the remote system {host}:{from}"),
+            );
+            if let Err(e) = remote::fetch(host, &from, &local) {
+                say(err, &format!("Unable to copy the image bundle {from} from the remote host (Maybe passwordless ssh was not setup?)"));
+                return Err(e);
+            }
+            local
+        }
+        None => cwd.join(&args.bundle),
+    };
     if !bundle.is_file() {
         return Err(Error::Refused(format!(
             "Cannot find {}",
@@ -85,6 +116,7 @@ pub fn import(
     let accounts = Accounts::load(root)?;
     reader.extract_owned_by(staging.path(), Some(&accounts))?;
 
+    let live = Root::open(root).is_ok_and(|r| crate::reconfig::apply::is_live(&r));
     let mut imported = Vec::new();
     let mut failures = Vec::new();
     for image_dir in &reader.listing().images {
@@ -109,7 +141,13 @@ pub fn import(
                     )));
                 }
             }
-            let mut plan = import::plan(&dir, m, &installroot, args.profile.as_deref())?;
+            let mut plan = import::plan(
+                &dir,
+                m,
+                &installroot,
+                args.profile.as_deref(),
+                args.allow_kit_plugins,
+            )?;
             if args.verbose {
                 say(out, &format!("Adding {}", plan.image));
             }
@@ -140,6 +178,12 @@ pub fn import(
                 say(out, l);
             }
             result?;
+            if !plan.plugins.is_empty() && live {
+                notes.push(format!(
+                    "Installed the kit plugins {}; xcatd must be restarted to load them (/opt/xcat/sbin/restartxcatd).",
+                    plan.plugins.join(", ")
+                ));
+            }
             for l in &notes {
                 say(out, l);
             }

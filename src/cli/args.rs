@@ -202,6 +202,10 @@ pub struct ImgImportArgs {
     /// The bundle is a plain, uncompressed tar
     #[arg(short = 'n', long = "nozip")]
     pub nozip: bool,
+    /// Install the kits' xCAT plugins (code xcatd runs as root) into
+    /// /opt/xcat/lib/perl/xCAT_plugin; without it a bundle with plugins is refused
+    #[arg(long = "allow-kit-plugins")]
+    pub allow_kit_plugins: bool,
     /// Verbose output (as in xCAT; the version is --version)
     #[arg(short = 'v', short_alias = 'V', long)]
     pub verbose: bool,

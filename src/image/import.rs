@@ -11,21 +11,53 @@ use crate::{Error, Result};
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
+/// How a placement puts its file in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum How {
+    /// Rename the staged file or tree to its destination.
+    Move,
+    /// `from` is a rootimgtree.gz whose `rootimg/` tree becomes `to`.
+    Unpack,
+    /// Copy the staged file with this mode (kit other_files and plugins,
+    /// whose kit directory is moved as a whole too).
+    Copy(u32),
+    /// A symlink to this MN path (D15: otherpkgdir → kit repo).
+    Link(String),
+}
+
+impl How {
+    /// Execution order: the tree first (the longest, most failure-prone
+    /// step), copies before the kit directories they come from are moved.
+    fn order(&self) -> u8 {
+        match self {
+            How::Unpack => 0,
+            How::Copy(_) => 1,
+            How::Move => 2,
+            How::Link(_) => 3,
+        }
+    }
+}
+
 /// One file to put in place: bundle file → MN path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
-    /// File or directory inside the staging image directory.
+    /// File or directory inside the staging image directory (for a link,
+    /// the staging image directory itself).
     pub from: PathBuf,
     /// Absolute MN path.
     pub to: String,
-    /// `from` is a rootimgtree.gz whose `rootimg/` tree becomes `to`.
-    pub unpack: bool,
+    pub how: How,
 }
+
+/// Where xcatd loads its plugins from (xCAT's xcatroot is fixed).
+pub const PLUGIN_DIR: &str = "/opt/xcat/lib/perl/xCAT_plugin";
 
 /// What importing one image will do; built without side effects.
 #[derive(Debug, Clone)]
 pub struct ImportPlan {
     pub image: String,
+    /// Kit plugins this plan installs into [`PLUGIN_DIR`] (xcatd must restart).
+    pub plugins: Vec<String>,
     pub manifest: Manifest,
     pub placements: Vec<Placement>,
     pub rows: Vec<RowChange>,
@@ -240,11 +272,14 @@ pub fn safe_destination(path: &str, installroot: &str) -> Result<String> {
 }
 
 /// Builds the plan for the image in `image_dir` (extracted in staging).
+/// Kit plugins (code xcatd runs as root) are refused unless
+/// `allow_kit_plugins`.
 pub fn plan(
     image_dir: &Path,
     mut m: Manifest,
     installroot: &str,
     new_profile: Option<&str>,
+    allow_kit_plugins: bool,
 ) -> Result<ImportPlan> {
     verify(&m)?;
     for k in ["imagename", "provmethod", "profile", "osvers", "osarch"] {
@@ -266,15 +301,10 @@ pub fn plan(
                 "the bundle has no {src_name:?} for {dest} named in manifest.xml"
             )));
         }
-        if placements.iter().any(|p: &Placement| p.to == to) {
-            return Err(Error::Refused(format!(
-                "manifest.xml places two files at {to}"
-            )));
-        }
         placements.push(Placement {
             from,
             to: to.clone(),
-            unpack: false,
+            how: How::Move,
         });
         Ok(to)
     };
@@ -369,9 +399,11 @@ pub fn plan(
                 .insert("partitionfile".into(), format!("{prefix}{to}"));
         }
     }
+    let mut kit_dirs = Vec::new();
     for kit in &m.kits {
         if let Some(dir) = kit.columns.get("kitdir") {
             place(basename(dir), &format!("{}/{}", dirname(dir), kit.name))?;
+            kit_dirs.push((kit.name.clone(), image_dir.join(basename(dir))));
         }
     }
     for e in &m.extras {
@@ -386,18 +418,160 @@ pub fn plan(
             place(&format!("extra/{}", basename(&e.src)), &dest)?;
         }
     }
-    // The tree first: the longest, most failure-prone step precedes the moves.
     for p in placements.iter_mut() {
-        p.unpack = tree_to.as_deref() == Some(p.to.as_str());
+        if tree_to.as_deref() == Some(p.to.as_str()) {
+            p.how = How::Unpack;
+        }
     }
-    placements.sort_by_key(|p| !p.unpack);
+    let mut plugins = Vec::new();
+    for (kit, dir) in &kit_dirs {
+        placements.extend(kit_other_files(kit, dir, installroot)?);
+        let found = kit_plugins(kit, dir)?;
+        if !found.is_empty() && !allow_kit_plugins {
+            let names: Vec<String> = found.iter().map(|p| basename(&p.to).to_string()).collect();
+            return Err(Error::Refused(format!(
+                "kit {kit} ships xCAT plugins ({}), code xcatd runs as root; refusing to install them into {PLUGIN_DIR} without --allow-kit-plugins",
+                names.join(", ")
+            )));
+        }
+        plugins.extend(found.iter().map(|p| p.to.clone()));
+        placements.extend(found);
+    }
+    placements.extend(kit_repo_links(&m, image_dir, installroot)?);
+    let mut seen = std::collections::HashSet::new();
+    if let Some(p) = placements.iter().find(|p| !seen.insert(p.to.clone())) {
+        return Err(Error::Refused(format!(
+            "manifest.xml places two files at {}",
+            p.to
+        )));
+    }
+    placements.sort_by_key(|p| p.how.order());
     let rows = rows_of(&m);
     Ok(ImportPlan {
         image,
+        plugins,
         manifest: m,
         placements,
         rows,
     })
+}
+
+/// The entries of a kit's `sub` directory in the bundle, by name, sorted;
+/// each must be a regular file (a symlink could leak any host file).
+fn kit_files(kit: &str, kit_dir: &Path, sub: &str) -> Result<Vec<(String, PathBuf)>> {
+    let dir = kit_dir.join(sub);
+    match fs::symlink_metadata(&dir) {
+        Err(_) => return Ok(Vec::new()),
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Refused(format!(
+                "kit {kit}: {sub} in the bundle is not a directory; refusing"
+            )))
+        }
+    }
+    let mut files = Vec::new();
+    for e in fs::read_dir(&dir).at(&dir)? {
+        let e = e.at(&dir)?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = e.path();
+        if !fs::symlink_metadata(&path).at(&path)?.is_file() {
+            return Err(Error::Refused(format!(
+                "kit {kit}: {sub}/{name} in the bundle is not a regular file; refusing"
+            )));
+        }
+        files.push((name, path));
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// spec §6.2: `<kit>/other_files/*` except dotfiles, `*.exlist` and `*.env`
+/// become postscripts, mode 0755.
+fn kit_other_files(kit: &str, kit_dir: &Path, installroot: &str) -> Result<Vec<Placement>> {
+    let root = installroot.trim_end_matches('/');
+    let mut out = Vec::new();
+    for (name, from) in kit_files(kit, kit_dir, "other_files")? {
+        if name.ends_with(".exlist") || name.ends_with(".env") {
+            continue;
+        }
+        let to = safe_destination(&format!("{root}/postscripts/{name}"), installroot)?;
+        out.push(Placement {
+            from,
+            to,
+            how: How::Copy(0o755),
+        });
+    }
+    Ok(out)
+}
+
+/// spec §6.2: `<kit>/plugins/*` go to xcatd's plugin directory.
+fn kit_plugins(kit: &str, kit_dir: &Path) -> Result<Vec<Placement>> {
+    Ok(kit_files(kit, kit_dir, "plugins")?
+        .into_iter()
+        .map(|(name, from)| Placement {
+            from,
+            to: format!("{PLUGIN_DIR}/{name}"),
+            how: How::Copy(0o644),
+        })
+        .collect())
+}
+
+/// D15: `<otherpkgdir>/<kitreponame>` → `<kitrepodir>` for the kit repos the
+/// image's kit components use (every kit repo of the bundle when the
+/// components do not say), as xCAT's addkitcomp makes them.
+fn kit_repo_links(m: &Manifest, image_dir: &Path, installroot: &str) -> Result<Vec<Placement>> {
+    let Some(otherpkgdir) = m
+        .linuximage
+        .get("otherpkgdir")
+        .and_then(|v| v.split(',').map(str::trim).find(|d| d.starts_with('/')))
+    else {
+        return Ok(Vec::new());
+    };
+    let components: Vec<&str> = m
+        .osimage
+        .get("kitcomponents")
+        .map(|v| v.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let used: Vec<&str> = m
+        .kitcomps
+        .iter()
+        .filter(|c| components.contains(&c.name.as_str()))
+        .filter_map(|c| c.columns.get("kitreponame").map(String::as_str))
+        .collect();
+    let mut out = Vec::new();
+    for repo in &m.kitrepos {
+        if !used.is_empty() && !used.contains(&repo.name.as_str()) {
+            continue;
+        }
+        let Some(target) = repo.columns.get("kitrepodir") else {
+            continue;
+        };
+        if repo.name.is_empty() || repo.name.contains('/') || repo.name.starts_with('.') {
+            return Err(Error::Refused(format!(
+                "manifest.xml names kit repo {:?}, which is not a plain name",
+                repo.name
+            )));
+        }
+        if !safe_destination(target, installroot).is_ok_and(|t| t == *target) {
+            return Err(Error::Refused(format!(
+                "manifest.xml names kit repo directory {target:?}, which is not a plain path inside {}/; refusing",
+                installroot.trim_end_matches('/')
+            )));
+        }
+        let to = safe_destination(
+            &format!("{}/{}", otherpkgdir.trim_end_matches('/'), repo.name),
+            installroot,
+        )?;
+        out.push(Placement {
+            from: image_dir.to_path_buf(),
+            to,
+            how: How::Link(target.clone()),
+        });
+    }
+    Ok(out)
 }
 
 fn rows_of(m: &Manifest) -> Vec<RowChange> {
@@ -476,6 +650,21 @@ pub fn execute(
                 missing.reverse();
                 made_dirs.extend(missing);
             }
+            if let How::Link(target) = &p.how {
+                let same = fs::read_link(&dst).is_ok_and(|t| t == Path::new(target));
+                if same {
+                    report.line(&p.to);
+                    continue;
+                }
+            }
+            // Copies and links are made beside the destination first, so
+            // that what replaces an existing file is complete.
+            let parent = dst.parent().unwrap_or(root).to_path_buf();
+            let ready = match &p.how {
+                How::Copy(mode) => Some(staged_copy(&p.from, &parent, *mode)?),
+                How::Link(target) => Some(staged_link(target, &parent)?),
+                How::Move | How::Unpack => None,
+            };
             let mut backup = None;
             if fs::symlink_metadata(&dst).is_ok() {
                 let orig = PathBuf::from(format!("{}.ORIG", dst.display()));
@@ -486,14 +675,16 @@ pub fn execute(
                 fs::rename(&dst, &orig).at(&dst)?;
                 backup = Some(orig);
             }
-            if p.unpack {
+            if let Some(ready) = ready {
+                done.push((dst.clone(), backup));
+                ready.persist(&dst).map_err(|e| Error::io(&dst, e.error))?;
+            } else if p.how == How::Unpack {
                 report.line("Extracting rootimgtree.gz. It will take a while.");
                 // Unpacked beside its destination, so that placing is a rename.
-                let parent = dst.parent().unwrap_or(root);
                 let tmp = tempfile::Builder::new()
                     .prefix(".rootimg.xcatport-")
-                    .tempdir_in(parent)
-                    .at(parent)?;
+                    .tempdir_in(&parent)
+                    .at(&parent)?;
                 let file = fs::File::open(&p.from).at(&p.from)?;
                 let mut gz = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(
                     1 << 20,
@@ -528,6 +719,32 @@ pub fn execute(
         }
     }
     result
+}
+
+/// A copy of `from` with `mode`, under a temporary name in `dir`.
+fn staged_copy(from: &Path, dir: &Path, mode: u32) -> Result<tempfile::TempPath> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".xcatport-copy.")
+        .tempfile_in(dir)
+        .at(dir)?;
+    let mut src = fs::File::open(from).at(from)?;
+    std::io::copy(&mut src, tmp.as_file_mut()).at(tmp.path())?;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode)).at(tmp.path())?;
+    Ok(tmp.into_temp_path())
+}
+
+/// A symlink to `target` under a temporary name in `dir`.
+fn staged_link(target: &str, dir: &Path) -> Result<tempfile::TempPath> {
+    // A fresh unique name: make a temp file, then put the link in its place.
+    let tmp = tempfile::Builder::new()
+        .prefix(".xcatport-link.")
+        .tempfile_in(dir)
+        .at(dir)?
+        .into_temp_path();
+    fs::remove_file(&tmp).at(&tmp)?;
+    std::os::unix::fs::symlink(target, &tmp).at(&tmp)?;
+    Ok(tmp)
 }
 
 /// Every existing ancestor of an MN path under `root` must be a real directory.

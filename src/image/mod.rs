@@ -10,6 +10,7 @@ pub mod import;
 pub mod manifest;
 pub mod pack;
 pub mod pgzip;
+pub mod remote;
 
 pub use bundle::{BundleReader, BundleWriter, GzOptions, Listing, Member, MemberKind, Packing};
 pub use collect::{collect, CollectOptions, Collected, Entry, Role, Source};
