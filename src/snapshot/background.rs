@@ -180,7 +180,7 @@ mod tests {
         }
         let err = match err {
             Some(e) => e,
-            None => w.finish().err().expect("finish reports the failure"),
+            None => w.finish().expect_err("finish reports the failure"),
         };
         assert_eq!(err.raw_os_error(), Some(libc::ENOSPC));
     }

@@ -92,7 +92,6 @@ impl Codec {
 const ZSTD_JOB: u32 = 4 << 20;
 
 /// The encoder side; `finish` flushes the codec's trailer and returns the inner writer.
-
 pub enum Encoder<W: Write> {
     Zstd(zstd::stream::write::Encoder<'static, W>),
     Xz(liblzma::write::XzEncoder<W>),
