@@ -40,8 +40,23 @@ impl Staging {
     /// Syncs the filesystem, verifies the staged snapshot by re-reading it,
     /// then moves every file up, `SHA256SUMS` last.
     pub fn finalize(mut self) -> Result<Verified> {
-        syncfs(&self.dir)?;
-        let staged = snapshot::verify(&self.dir)?;
+        // The re-read hashes the very pages the sync writes out, so the two
+        // overlap: the device's write time hides the hashing. Both must
+        // succeed before anything moves up.
+        let dir = &self.dir;
+        let (synced, staged) = std::thread::scope(|scope| {
+            let sync = scope.spawn(|| syncfs(dir));
+            let staged = snapshot::verify(dir);
+            let synced = sync.join().unwrap_or_else(|_| {
+                Err(Error::Refused(format!(
+                    "{}: syncfs thread panicked",
+                    dir.display()
+                )))
+            });
+            (synced, staged)
+        });
+        synced?;
+        let staged = staged?;
         let listed = snapshot::sums::read(&self.dir.join(SUMS))?;
         for (name, _) in &listed {
             let (from, to) = (self.dir.join(name), self.target.join(name));
