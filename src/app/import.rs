@@ -321,7 +321,7 @@ fn check_packages(
         facts.package_manager,
         want.as_ref(),
     ) {
-        Ok(c) => c,
+        Ok(c) => c.with_recorded(&index, &head.packages.installed),
         Err(why) => return pre.fail("packages", format!("{why}; {advice}")),
     };
     let tool = match (facts.package_manager, root.is_host_root()) {
@@ -341,10 +341,11 @@ fn check_packages(
     pre.pass(
         "packages",
         format!(
-            "{} {} from the stick's repos with {}",
+            "{} {} from the stick's repos with {}{}",
             choice.packages.join(" "),
             choice.version,
-            choice.manager
+            choice.manager,
+            choice.recorded_note()
         ),
     );
     pre.packages = Some(choice);
@@ -753,10 +754,11 @@ fn step_detail(step: Step, head: &ManifestHead, packages: Option<&PackageChoice>
         }
         Step::Packages => match packages {
             Some(c) => format!(
-                "install {} {} with {}",
+                "install {} {} with {}{}",
                 c.packages.join(" "),
                 c.version,
-                c.manager
+                c.manager,
+                c.recorded_note()
             ),
             None => format!("{} ({})", step.describe(), head.packages.note),
         },
@@ -932,6 +934,12 @@ fn todo(args: &ImportArgs, root: &Root, pre: &Preflight) -> Vec<String> {
                 head.source.hostname
             ));
         }
+    }
+    if let Some(c) = pre.packages.as_ref().filter(|c| !c.missing.is_empty()) {
+        out.push(format!(
+            "install yourself these packages the source MN had, which the stick's repos do not offer: {}",
+            c.missing.join(", ")
+        ));
     }
     if args.skip_db && !head.database.is_empty() {
         out.push("--skip-db: the database dump is in /var/lib/xcatport/db; restore it with `xcatdb restore -p /var/lib/xcatport/db` when needed".into());
