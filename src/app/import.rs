@@ -265,6 +265,9 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
             check_xcat(&mut pre, args, root, &head, &facts);
             check_db_server(&mut pre, args, root, &head);
         }
+        if !args.resume {
+            check_links(&mut pre, root, source);
+        }
         check_packages(&mut pre, args, root, &head, &facts);
         check_live(&mut pre, args, root, source, &head, &facts);
         check_master(&mut pre, root);
@@ -349,6 +352,19 @@ fn check_packages(
         ),
     );
     pre.packages = Some(choice);
+}
+
+/// The files step writes the snapshot's members through the target's own
+/// links; one that leads out of the root or to no directory is refused now,
+/// before any step changes something.
+fn check_links(pre: &mut Preflight, root: &Root, source: &Path) {
+    let found = crate::restore::links::MemberDirs::from_manifest(&source.join(MANIFEST))
+        .and_then(|dirs| crate::restore::links::unusable_links(root.path(), &dirs));
+    match found {
+        Ok(bad) if bad.is_empty() => {}
+        Ok(bad) => pre.fail("links", bad.join("; ")),
+        Err(e) => pre.fail("links", e.to_string()),
+    }
 }
 
 /// A program on PATH.
