@@ -541,6 +541,7 @@ fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
         split: snapshot::volume::Split::None,
         source: facts(),
         repos: Vec::new(),
+        installed: Vec::new(),
     };
     let err = snapshot::write_snapshot(
         staging.path(),

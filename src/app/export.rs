@@ -111,7 +111,8 @@ pub fn run_with(
         .and_then(|p| std::fs::metadata(p).ok())
         .map_or(0, |m| m.len());
     let (files, dirs, bytes) = plan.summary.totals();
-    let repos = find_repos(root, &facts, vars, &args.rpms)?;
+    let found = find_repos(root, &facts, vars, &args.rpms)?;
+    let repos = found.repos;
     let rpm_bytes: u64 = repos
         .iter()
         .flat_map(|r| &r.files)
@@ -134,6 +135,19 @@ pub fn run_with(
         seconds: 0.0,
         warnings: Vec::new(),
     };
+    if !found.not_offered.is_empty() {
+        let list: Vec<String> = found
+            .not_offered
+            .iter()
+            .map(|p| format!("{} {} {}", p.name, p.version, p.arch))
+            .collect();
+        let w = format!(
+            "no local package repository holds these installed optional xCAT packages: {}; the restore will ask the admin to install them (or pass their directory with --rpms DIR)",
+            list.join(", ")
+        );
+        eprintln!("warning: {w}");
+        outcome.warnings.push(w);
+    }
     if target.fs.fat {
         let w = "the target is FAT/exFAT: secret files lose their 0600 modes on it; --encrypt is recommended".to_string();
         eprintln!("warning: {w}");
@@ -155,6 +169,7 @@ pub fn run_with(
         split,
         source: facts,
         repos,
+        installed: found.recorded,
     };
     let staging = target.stage()?;
     let report = snapshot::write_snapshot(
@@ -175,13 +190,14 @@ pub fn run_with(
 }
 
 /// The xCAT package repos of the MN plus `--rpms`, checked to hold the
-/// installed xCAT packages at their installed versions.
+/// installed xCAT packages at their installed versions, and the installed
+/// packages to record.
 fn find_repos(
     root: &Path,
     facts: &SourceFacts,
     vars: &Vars,
     rpms: &[String],
-) -> Result<Vec<crate::repo::Repo>> {
+) -> Result<crate::repo::Found> {
     let format = if facts.package_manager == "apt" {
         PackageFormat::Deb
     } else {
@@ -191,5 +207,5 @@ fn find_repos(
         rpms: rpms.to_vec(),
         installdir: vars.installdir.clone(),
     };
-    crate::repo::find(&Root::open(root)?, format, &sources)
+    crate::repo::find_all(&Root::open(root)?, format, &sources)
 }

@@ -265,6 +265,9 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
             check_xcat(&mut pre, args, root, &head, &facts);
             check_db_server(&mut pre, args, root, &head);
         }
+        if !args.resume {
+            check_links(&mut pre, root, source);
+        }
         check_packages(&mut pre, args, root, &head, &facts);
         check_live(&mut pre, args, root, source, &head, &facts);
         check_master(&mut pre, root);
@@ -321,7 +324,7 @@ fn check_packages(
         facts.package_manager,
         want.as_ref(),
     ) {
-        Ok(c) => c,
+        Ok(c) => c.with_recorded(&index, &head.packages.installed),
         Err(why) => return pre.fail("packages", format!("{why}; {advice}")),
     };
     let tool = match (facts.package_manager, root.is_host_root()) {
@@ -341,13 +344,27 @@ fn check_packages(
     pre.pass(
         "packages",
         format!(
-            "{} {} from the stick's repos with {}",
+            "{} {} from the stick's repos with {}{}",
             choice.packages.join(" "),
             choice.version,
-            choice.manager
+            choice.manager,
+            choice.recorded_note()
         ),
     );
     pre.packages = Some(choice);
+}
+
+/// The files step writes the snapshot's members through the target's own
+/// links; one that leads out of the root or to no directory is refused now,
+/// before any step changes something.
+fn check_links(pre: &mut Preflight, root: &Root, source: &Path) {
+    let found = crate::restore::links::MemberDirs::from_manifest(&source.join(MANIFEST))
+        .and_then(|dirs| crate::restore::links::unusable_links(root.path(), &dirs));
+    match found {
+        Ok(bad) if bad.is_empty() => {}
+        Ok(bad) => pre.fail("links", bad.join("; ")),
+        Err(e) => pre.fail("links", e.to_string()),
+    }
 }
 
 /// A program on PATH.
@@ -753,10 +770,11 @@ fn step_detail(step: Step, head: &ManifestHead, packages: Option<&PackageChoice>
         }
         Step::Packages => match packages {
             Some(c) => format!(
-                "install {} {} with {}",
+                "install {} {} with {}{}",
                 c.packages.join(" "),
                 c.version,
-                c.manager
+                c.manager,
+                c.recorded_note()
             ),
             None => format!("{} ({})", step.describe(), head.packages.note),
         },
@@ -932,6 +950,12 @@ fn todo(args: &ImportArgs, root: &Root, pre: &Preflight) -> Vec<String> {
                 head.source.hostname
             ));
         }
+    }
+    if let Some(c) = pre.packages.as_ref().filter(|c| !c.missing.is_empty()) {
+        out.push(format!(
+            "install yourself these packages the source MN had, which the stick's repos do not offer: {}",
+            c.missing.join(", ")
+        ));
     }
     if args.skip_db && !head.database.is_empty() {
         out.push("--skip-db: the database dump is in /var/lib/xcatport/db; restore it with `xcatdb restore -p /var/lib/xcatport/db` when needed".into());

@@ -4,10 +4,16 @@
 //! zypper, apt), from `INSTALLDIR/post/otherpkgs/…` and from `--rpms DIR`.
 //! Each is read through its metadata, as the new MN's package manager will
 //! read it, and kept when it offers an installed xCAT-related package at the
-//! installed version (or when the user named it). Every installed
-//! xCAT-related package must be offered by a kept repo, or the export stops
-//! with the list of what is missing: a stick that cannot reinstall xCAT at
-//! the same version is worse than no stick.
+//! installed version (or when the user named it). xCAT's core packages
+//! (meta, server, client, perl library) must be offered by a kept repo, or
+//! the export stops with the list of what is missing: a stick that cannot
+//! reinstall xCAT at the same version is worse than no stick. An optional
+//! xCAT package no local repo offers (a site may have installed it from a
+//! download) is reported, and the restore tells the admin to install it.
+//!
+//! What the source had installed is recorded too: every xCAT-related
+//! package plus every installed package a kept repo offers (xcat-dep's perl
+//! modules, boot loaders); packages only the distro's repos offer are not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -53,11 +59,47 @@ enum Origin {
     OtherPkgs,
 }
 
+/// xCAT itself: without these at the installed version the stick cannot
+/// reinstall xCAT, so the export refuses.
+const CORE_PACKAGES: &[&str] = &[
+    "xCAT",
+    "xcat",
+    "xCAT-server",
+    "xcat-server",
+    "xCAT-client",
+    "xcat-client",
+    "perl-xCAT",
+    "perl-xcat",
+];
+
+/// The repos to pack and what the source MN has installed from them.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub repos: Vec<Repo>,
+    /// Installed xCAT-related packages plus installed packages the kept
+    /// repos offer by name, sorted by name: what the restore reinstalls.
+    pub recorded: Vec<InstalledPackage>,
+    /// Recorded xCAT-related packages no kept repo offers at their
+    /// installed version (optional ones; missing core ones are an error).
+    pub not_offered: Vec<InstalledPackage>,
+}
+
 /// Finds the repos to pack for the MN under `root`, whose packages are of
-/// `format`; fails with a list of the installed xCAT-related packages that
-/// no local repo offers at their installed version.
+/// `format`; fails with a list of xCAT's core packages that no local repo
+/// offers at their installed version.
 pub fn find(root: &Root, format: PackageFormat, sources: &Sources) -> Result<Vec<Repo>> {
-    let needed = installed(root, format, is_xcat_related)?;
+    Ok(find_all(root, format, sources)?.repos)
+}
+
+/// [`find`], plus the source's installed packages to record in the
+/// snapshot and the optional ones the repos lack.
+pub fn find_all(root: &Root, format: PackageFormat, sources: &Sources) -> Result<Found> {
+    let all = installed(root, format, |_| true)?;
+    let needed: Vec<InstalledPackage> = all
+        .iter()
+        .filter(|p| is_xcat_related(&p.name))
+        .cloned()
+        .collect();
     let vars = Vars::probe(root);
     let mut candidates: Vec<(Origin, Repo)> = Vec::new();
     let mut remote: Vec<String> = Vec::new();
@@ -134,16 +176,32 @@ pub fn find(root: &Root, format: PackageFormat, sources: &Sources) -> Result<Vec
     for repo in otherpkgs(root, format, &sources.installdir)? {
         candidates.push((Origin::OtherPkgs, repo));
     }
-    select(candidates, &needed, &remote)
+    let (repos, not_offered) = select(candidates, &needed, &remote)?;
+    let offered: BTreeSet<&str> = repos
+        .iter()
+        .flat_map(|r| &r.packages)
+        .map(|p| p.name.as_str())
+        .collect();
+    let recorded = all
+        .iter()
+        .filter(|p| is_xcat_related(&p.name) || offered.contains(p.name.as_str()))
+        .cloned()
+        .collect();
+    Ok(Found {
+        repos,
+        recorded,
+        not_offered,
+    })
 }
 
 /// Keeps the user's repos, the defined repos offering a needed package, and
-/// otherpkgs repos for what is still missing; then checks nothing is.
+/// otherpkgs repos for what is still missing; then checks no core package
+/// is, and returns the optional ones that are.
 fn select(
     candidates: Vec<(Origin, Repo)>,
     needed: &[InstalledPackage],
     remote: &[String],
-) -> Result<Vec<Repo>> {
+) -> Result<(Vec<Repo>, Vec<InstalledPackage>)> {
     let want: BTreeSet<(String, String, String)> = needed.iter().map(key_installed).collect();
     let mut covered: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut kept: Vec<Repo> = Vec::new();
@@ -172,10 +230,10 @@ fn select(
             kept.push(repo.clone());
         }
     }
-    let missing: Vec<&InstalledPackage> = needed
+    let (missing, optional): (Vec<&InstalledPackage>, Vec<&InstalledPackage>) = needed
         .iter()
         .filter(|p| !covered.contains(&key_installed(p)))
-        .collect();
+        .partition(|p| CORE_PACKAGES.contains(&p.name.as_str()));
     if !missing.is_empty() {
         let list: Vec<String> = missing
             .iter()
@@ -195,7 +253,7 @@ fn select(
         return Err(Error::Refused(msg));
     }
     uniquify_names(&mut kept);
-    Ok(kept)
+    Ok((kept, optional.into_iter().cloned().collect()))
 }
 
 fn key_installed(p: &InstalledPackage) -> (String, String, String) {

@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use definition::DebSource;
-pub use find::{find, Sources};
+pub use find::{find, find_all, Found, Sources};
 pub use install::install;
 pub use metadata::RepoPackage;
 pub use pack::{pack, INDEX_MEMBER};

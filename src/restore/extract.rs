@@ -418,7 +418,14 @@ impl Run<'_, '_> {
     /// Whether the entry is one to keep and a regular file that this
     /// restore did not write is there (a resumed run sees it again).
     fn keeps(&self, h: &Header) -> Result<bool> {
-        if !self.opts.keep_existing.contains(&h.rel) {
+        // `h.rel` is already resolved through the admin's links
+        // (/etc/xcat -> /data/xcat): resolve the kept names the same way
+        let kept = self
+            .opts
+            .keep_existing
+            .iter()
+            .any(|k| *k == h.rel || self.physical(k, false).is_ok_and(|p| p == h.rel));
+        if !kept {
             return Ok(false);
         }
         if self.changes.prior(h.rel.as_os_str().as_bytes()).is_some() {

@@ -14,6 +14,7 @@ pub mod cfgloc;
 pub mod executor;
 pub mod extract;
 pub mod journal;
+pub mod links;
 pub mod live;
 pub mod meta;
 pub mod packages;

@@ -5,10 +5,13 @@
 //! What gets installed is decided before anything changes ([`choose`]): the
 //! repo index on the stick must offer xCAT's meta package (`xCAT` for rpm,
 //! `xcat` for deb) at the snapshot's version x.y.z; the meta package pulls
-//! in the server, client, perl library and xcat-dep companions.
+//! in the server, client, perl library and xcat-dep companions. The other
+//! packages MANIFEST.json records as installed on the source (optional
+//! xCAT packages such as xCAT-openbmc-py) are installed with it when the
+//! stick's repos offer them, and listed for the admin when they do not.
 
 use crate::error::IoContext;
-use crate::mn::packages::{PackageFormat, XcatInstall};
+use crate::mn::packages::{InstalledPackage, PackageFormat, XcatInstall};
 use crate::mn::root::{RelPath, Root};
 use crate::mn::{Family, PackageManager, XcatVersion};
 use crate::repo::{self, RepoIndex, RepoKind, INDEX_FORMAT, INDEX_MEMBER, KEYS_DIR, REPOS_DIR};
@@ -71,6 +74,60 @@ pub struct PackageChoice {
     pub packages: Vec<String>,
     /// The offered version that will be installed, as the repo writes it.
     pub version: String,
+    /// The source's other recorded packages the stick's repos offer,
+    /// installed in the same transaction.
+    pub extras: Vec<String>,
+    /// Recorded packages the stick's repos lack: `name version arch`, for
+    /// the admin to install.
+    pub missing: Vec<String>,
+}
+
+impl PackageChoice {
+    /// Adds the source's `recorded` packages: those `index` offers by name
+    /// to the install (pinned to the recorded version when the repos offer
+    /// several and that one among them), the rest to `missing`.
+    pub fn with_recorded(mut self, index: &RepoIndex, recorded: &[InstalledPackage]) -> Self {
+        let meta = meta_package(self.manager.format());
+        for p in recorded.iter().filter(|p| p.name != meta) {
+            let offered: Vec<&repo::RepoPackage> = index
+                .repos
+                .iter()
+                .flat_map(|r| &r.packages)
+                .filter(|o| o.name == p.name)
+                .collect();
+            if offered.is_empty() {
+                self.missing
+                    .push(format!("{} {} {}", p.name, p.version, p.arch));
+                continue;
+            }
+            let several = offered.iter().any(|o| o.version != offered[0].version);
+            let has_recorded = offered.iter().any(|o| o.version == p.version);
+            let name = match (several && has_recorded, self.manager.format()) {
+                (true, PackageFormat::Rpm) => format!("{}-{}", p.name, p.version),
+                _ => p.name.clone(),
+            };
+            if !self.extras.contains(&name) {
+                self.extras.push(name);
+            }
+        }
+        self
+    }
+
+    /// `; with the source's a, b; not on the stick, install yourself: c 1 noarch`,
+    /// or nothing when there are neither.
+    pub fn recorded_note(&self) -> String {
+        let mut s = String::new();
+        if !self.extras.is_empty() {
+            s.push_str(&format!("; with the source's {}", self.extras.join(", ")));
+        }
+        if !self.missing.is_empty() {
+            s.push_str(&format!(
+                "; not on the stick, install yourself: {}",
+                self.missing.join(", ")
+            ));
+        }
+        s
+    }
 }
 
 /// Decides what the packages step installs from `index`, for an MN of
@@ -126,6 +183,8 @@ pub fn choose(
         manager,
         packages: vec![name],
         version: chosen.version.clone(),
+        extras: Vec::new(),
+        missing: Vec::new(),
     })
 }
 
@@ -235,7 +294,13 @@ impl StepAction for PackagesStep {
             Error::Refused("the packages step was set up for rollback only".into())
         })?;
         let manager = choice.manager;
-        repo::install(&r, manager, &choice.packages)?;
+        let all: Vec<String> = choice
+            .packages
+            .iter()
+            .chain(&choice.extras)
+            .cloned()
+            .collect();
+        repo::install(&r, manager, &all)?;
         let shown = choice.packages.join(" ");
         let Some(have) = XcatInstall::detect(&r, manager.format())? else {
             return Err(Error::Refused(format!(
@@ -253,10 +318,11 @@ impl StepAction for PackagesStep {
             }
         }
         Ok(format!(
-            "{manager} installed {shown}: xCAT {} ({}), {} xCAT packages",
+            "{manager} installed {shown}: xCAT {} ({}), {} xCAT packages{}",
             have.version,
             have.source,
-            have.packages.len()
+            have.packages.len(),
+            choice.recorded_note()
         ))
     }
 
@@ -346,6 +412,47 @@ mod tests {
         let i = index(RepoKind::Deb, &[("xcat", "2.16.5-snap1")]);
         let c = choose(&i, Family::Ubuntu, PackageManager::Apt, Some(&v("2.16.5"))).unwrap();
         assert_eq!(c.packages, ["xcat"]);
+    }
+
+    #[test]
+    fn recorded_packages_are_installed_when_offered_and_listed_when_not() {
+        let i = index(
+            RepoKind::RpmMd,
+            &[
+                ("xCAT", "2.16.5-snap1"),
+                ("xCAT-openbmc-py", "4:2.16.4-snap1"),
+                ("xCAT-openbmc-py", "4:2.16.5-snap1"),
+                ("goconserver", "0.3.3-1"),
+            ],
+        );
+        let rec = |n: &str, v: &str| InstalledPackage {
+            name: n.into(),
+            version: v.into(),
+            arch: "noarch".into(),
+        };
+        let recorded = [
+            rec("goconserver", "0.3.2-1"),
+            rec("xCAT", "2.16.5-snap1"),
+            rec("xCAT-SoftLayer", "4:2.16.5-snap1"),
+            rec("xCAT-openbmc-py", "4:2.16.5-snap1"),
+        ];
+        let c = choose(&i, Family::Rhel, PackageManager::Dnf, Some(&v("2.16.5")))
+            .unwrap()
+            .with_recorded(&i, &recorded);
+        assert_eq!(c.packages, ["xCAT"]);
+        // several offered versions: the recorded one is pinned; a single
+        // other version is what the stick has, so it is taken by name
+        assert_eq!(c.extras, ["goconserver", "xCAT-openbmc-py-4:2.16.5-snap1"]);
+        assert_eq!(c.missing, ["xCAT-SoftLayer 4:2.16.5-snap1 noarch"]);
+        assert_eq!(
+            c.recorded_note(),
+            "; with the source's goconserver, xCAT-openbmc-py-4:2.16.5-snap1\
+             ; not on the stick, install yourself: xCAT-SoftLayer 4:2.16.5-snap1 noarch"
+        );
+        let none = choose(&i, Family::Rhel, PackageManager::Dnf, None)
+            .unwrap()
+            .with_recorded(&i, &[]);
+        assert_eq!(none.recorded_note(), "");
     }
 
     #[test]

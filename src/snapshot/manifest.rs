@@ -103,6 +103,11 @@ pub struct TableRecord {
 pub struct PackagesRecord {
     pub collected: bool,
     pub note: String,
+    /// The source's xCAT packages (and what else it installed from the
+    /// xCAT repos): the restore reinstalls those the stick's repos offer
+    /// and lists the others. Absent in snapshots of older versions.
+    #[serde(default)]
+    pub installed: Vec<crate::mn::packages::InstalledPackage>,
 }
 
 /// Everything in MANIFEST.json except the file list.
@@ -351,6 +356,19 @@ mod tests {
     fn time_formats_as_rfc3339() {
         assert_eq!(rfc3339_utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339_utc(1_709_210_096), "2024-02-29T12:34:56Z");
+    }
+
+    #[test]
+    fn packages_records_of_older_snapshots_read_without_installed() {
+        let old: PackagesRecord =
+            serde_json::from_str(r#"{"collected":true,"note":"4 packages"}"#).unwrap();
+        assert!(old.collected && old.installed.is_empty());
+        let new: PackagesRecord = serde_json::from_str(
+            r#"{"collected":true,"note":"","installed":[{"name":"xCAT-openbmc-py","version":"4:2.16.5-1","arch":"noarch"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(new.installed[0].name, "xCAT-openbmc-py");
+        assert_eq!(new.installed[0].version, "4:2.16.5-1");
     }
 
     #[test]

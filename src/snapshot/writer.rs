@@ -30,6 +30,8 @@ pub struct WriteOptions {
     pub source: SourceFacts,
     /// The package repos to put into xcat-rpms.tar.
     pub repos: Vec<crate::repo::Repo>,
+    /// The source's installed packages to record (see [`crate::repo::Found`]).
+    pub installed: Vec<crate::mn::packages::InstalledPackage>,
 }
 
 /// What was written.
@@ -55,7 +57,8 @@ pub fn write_snapshot(
         copy_binary(import_binary, &dir.join(IMPORT_BINARY))?,
     ));
 
-    let (rpm_volumes, packages) = write_rpms(dir, &opts.repos, opts.split)?;
+    let (rpm_volumes, mut packages) = write_rpms(dir, &opts.repos, opts.split)?;
+    packages.installed = opts.installed.clone();
     listed.extend(
         rpm_volumes
             .iter()
@@ -139,6 +142,7 @@ fn write_rpms(
         PackagesRecord {
             collected: false,
             note: "no xCAT package repos found on the MN: configure the xCAT repos on the new MN, or restore with --skip-packages".into(),
+            installed: Vec::new(),
         }
     } else {
         let count: usize = repos.iter().map(|r| r.packages.len()).sum();
@@ -152,6 +156,7 @@ fn write_rpms(
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            installed: Vec::new(),
         }
     };
     Ok((volumes, packages))
