@@ -73,18 +73,19 @@ fn dpkg_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
     assert!(
         stdout.contains(
             "packages   done: apt installed xcat: xCAT 2.16.5 (snap202301011200) (dpkg xcat), \
-             4 xCAT packages"
+             5 xCAT packages"
         ),
         "{stdout}"
     );
 
-    // xcat and what it depends on, in the new root's dpkg database; the
-    // client nothing requires stays out
+    // xcat and what it depends on, in the new root's dpkg database, plus
+    // the client nothing requires but the source had installed
     assert_eq!(
         dpkg_query(new.root()),
         format!(
             "bash 5.1-6ubuntu1 install ok installed\nperl-xcat {v} install ok installed\n\
-             xcat {v} install ok installed\nxcat-dep-stub 1.0-1 install ok installed\n\
+             xcat {v} install ok installed\nxcat-client {v} install ok installed\n\
+             xcat-dep-stub 1.0-1 install ok installed\n\
              xcat-server {v} install ok installed\n"
         )
     );

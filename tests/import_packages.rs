@@ -63,7 +63,7 @@ fn restore_installs_xcat_from_the_stick_then_restores_files_and_database() {
     );
     assert!(
         stdout.contains(&format!(
-            "packages   done: dnf installed xCAT: xCAT {XCAT_VERSION} ({XCAT_RELEASE}) (rpm xCAT), 4 xCAT packages"
+            "packages   done: dnf installed xCAT: xCAT {XCAT_VERSION} ({XCAT_RELEASE}) (rpm xCAT), 5 xCAT packages"
         )),
         "{stdout}"
     );
