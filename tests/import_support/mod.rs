@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 pub mod deb;
 pub mod rpm;
+pub mod tools;
 
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");
 pub const IMPORT: &str = env!("CARGO_BIN_EXE_xcatimport");
