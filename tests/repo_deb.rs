@@ -10,7 +10,9 @@ use xcatport::mn::{Family, PackageManager, Root};
 use xcatport::repo::{self, RepoKind, Sources};
 
 mod import_support;
-use import_support::deb::{add_apt_sources, build_deb, dpkg_db, flat_repo, sh, status_entry, write_file};
+use import_support::deb::{
+    add_apt_sources, build_deb, dpkg_db, flat_repo, sh, status_entry, write_file,
+};
 
 const V: &str = "2.16.5-snap202304201112";
 

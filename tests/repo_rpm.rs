@@ -12,8 +12,8 @@ use xcatport::repo::{self, RepoKind, Sources};
 
 mod import_support;
 use import_support::rpm::{
-    build_all, build_rpm, make_repo, record_installed, rpm_q, sh, write_file, Rpms,
-    XCAT_RELEASE, XCAT_VERSION,
+    build_all, build_rpm, make_repo, record_installed, rpm_q, sh, write_file, Rpms, XCAT_RELEASE,
+    XCAT_VERSION,
 };
 
 fn tmp() -> tempfile::TempDir {

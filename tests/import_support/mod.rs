@@ -54,13 +54,18 @@ pub struct Tree {
     pub dir: tempfile::TempDir,
 }
 
+/// An empty scratch directory under /var/tmp, removed on drop.
+pub fn scratch(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in("/var/tmp")
+        .unwrap()
+}
+
 impl Tree {
     pub fn new(prefix: &str) -> Tree {
         Tree {
-            dir: tempfile::Builder::new()
-                .prefix(prefix)
-                .tempdir_in("/var/tmp")
-                .unwrap(),
+            dir: scratch(prefix),
         }
     }
 
@@ -229,6 +234,44 @@ pub fn export(src: &Tree, work: &Path, extra: &[&str]) -> PathBuf {
     stick
 }
 
+/// The snapshot of `src` in `<work>/stick`, made in-process with
+/// `SAMPLE_DUMP` as its database dump and the probed source facts changed
+/// by `adjust` (e.g. another database kind).
+pub fn export_with_facts(
+    src: &Tree,
+    work: &Path,
+    adjust: impl FnOnce(&mut xcatport::snapshot::SourceFacts),
+) -> PathBuf {
+    use clap::Parser;
+    let stick = work.join("stick");
+    let stub = static_stub(work);
+    let args = xcatport::cli::ExportArgs::parse_from([
+        "xcatexport".as_ref(),
+        "--root".as_ref(),
+        src.root().as_os_str(),
+        "--import-binary".as_ref(),
+        stub.as_os_str(),
+        stick.as_os_str(),
+    ]);
+    let root = xcatport::mn::Root::open(src.root()).unwrap();
+    let mut facts =
+        xcatport::snapshot::SourceFacts::from(&xcatport::mn::MnFacts::probe(&root).unwrap());
+    adjust(&mut facts);
+    let mut db = xcatport::snapshot::DirDump(PathBuf::from(SAMPLE_DUMP));
+    xcatport::app::export::run_with(&args, &mut db, facts, &Default::default()).unwrap();
+    stick
+}
+
+/// `export` of a source with packages installed from its repos, asserting
+/// the snapshot collected them.
+pub fn export_with_packages(src: &Tree, work: &Path) -> PathBuf {
+    let stick = export(src, work, &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["packages"]["collected"], true);
+    stick
+}
+
 pub fn import(stick: &Path, root: &Path, extra: &[&str]) -> Output {
     import_env(stick, root, extra, &[])
 }
@@ -364,6 +407,71 @@ pub fn comparable(l: BTreeMap<PathBuf, Listed>, members: &[PathBuf]) -> BTreeMap
         }
     }
     l
+}
+
+/// Real xCAT's tabdump of its default database (71 tables).
+pub const SAMPLE_DUMP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/xcat-samples/dump/default/out"
+);
+
+/// Gives `src` a SQLite database holding `SAMPLE_DUMP`'s tables.
+pub fn with_sample_database(src: &Tree) {
+    let opts = xcatport::db::RestoreOptions {
+        all: true,
+        exact: false,
+    };
+    xcatport::db::restore_from_dir(src.root(), Path::new(SAMPLE_DUMP), &opts).unwrap();
+}
+
+/// Asserts that the database under `root` dumps every table of
+/// `SAMPLE_DUMP` back to the same bytes.
+pub fn assert_database_is_sample_dump(root: &Path) {
+    let dumped = db_dump(root);
+    let mut compared = 0;
+    for e in std::fs::read_dir(SAMPLE_DUMP).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "csv") {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(
+                dumped.get(&name),
+                Some(&std::fs::read_to_string(&p).unwrap()),
+                "{name}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 60, "{compared}");
+}
+
+/// Asserts that every snapshot member of `stick` is in `new` as it is in
+/// `src` (SQLite files and members `skip` names excepted) and that both
+/// databases dump to the same tables.
+pub fn assert_members_restored(stick: &Path, src: &Tree, new: &Tree, skip: impl Fn(&Path) -> bool) {
+    let before = listing(src.root());
+    let after = listing(new.root());
+    let members = members(stick);
+    assert!(members.len() >= 15);
+    for m in &members {
+        if m.extension().is_some_and(|x| x == "sqlite") || skip(m) {
+            continue; // the databases are compared by dump below
+        }
+        assert_eq!(after.get(m), before.get(m), "member {}", m.display());
+    }
+    assert_eq!(db_dump(new.root()), db_dump(src.root()));
+}
+
+/// Rolls back the restore of `stick` into `new`, asserts it succeeded and
+/// said the installed packages stay; returns its stdout.
+pub fn rollback_keeping_packages(stick: &Path, new: &Tree) -> String {
+    let out = import(stick, new.root(), &["--rollback"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains("packages   rolled back: packages left installed"),
+        "{stdout}"
+    );
+    stdout
 }
 
 /// The database under `root` as tabdump CSV text, table by table.
