@@ -9,10 +9,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("xcatport-imp-work-")
-        .tempdir_in("/var/tmp")
-        .unwrap()
+    scratch("xcatport-imp-work-")
 }
 
 #[test]

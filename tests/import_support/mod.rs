@@ -11,6 +11,10 @@ use std::process::{Command, Output};
 pub mod deb;
 pub mod rpm;
 pub mod tools;
+#[path = "../tree_support/mod.rs"]
+mod tree;
+#[allow(unused_imports)] // each test binary uses a part
+pub use tree::{scratch, Tree};
 
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");
 pub const IMPORT: &str = env!("CARGO_BIN_EXE_xcatimport");
@@ -48,83 +52,6 @@ pub fn elf(machine: u16) -> Vec<u8> {
 pub const UBUNTU: &str = "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
 pub const ROCKY: &str =
     "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n";
-
-/// A directory tree under /var/tmp (xattrs need a real filesystem).
-pub struct Tree {
-    pub dir: tempfile::TempDir,
-}
-
-/// An empty scratch directory under /var/tmp, removed on drop.
-pub fn scratch(prefix: &str) -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir_in("/var/tmp")
-        .unwrap()
-}
-
-impl Tree {
-    pub fn new(prefix: &str) -> Tree {
-        Tree {
-            dir: scratch(prefix),
-        }
-    }
-
-    pub fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.root().join(rel)
-    }
-
-    pub fn file(&self, rel: &str, content: impl AsRef<[u8]>) -> &Self {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-        self
-    }
-
-    pub fn dir(&self, rel: &str) -> &Self {
-        std::fs::create_dir_all(self.path(rel)).unwrap();
-        self
-    }
-
-    pub fn mode(&self, rel: &str, mode: u32) -> &Self {
-        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(mode)).unwrap();
-        self
-    }
-
-    pub fn owner(&self, rel: &str, uid: u32, gid: u32) -> &Self {
-        std::os::unix::fs::lchown(self.path(rel), Some(uid), Some(gid)).unwrap();
-        self
-    }
-
-    pub fn mtime(&self, rel: &str, secs: i64) -> &Self {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-        let f = std::fs::File::options()
-            .write(!self.path(rel).is_dir())
-            .read(true)
-            .open(self.path(rel))
-            .unwrap();
-        f.set_modified(t).unwrap();
-        self
-    }
-
-    pub fn symlink(&self, rel: &str, target: &str) -> &Self {
-        std::os::unix::fs::symlink(target, self.path(rel)).unwrap();
-        self
-    }
-
-    pub fn hardlink(&self, rel: &str, existing: &str) -> &Self {
-        std::fs::hard_link(self.path(existing), self.path(rel)).unwrap();
-        self
-    }
-
-    pub fn xattr(&self, rel: &str, name: &str, value: &[u8]) -> &Self {
-        xattr::set(self.path(rel), name, value).unwrap();
-        self
-    }
-}
 
 /// Deterministic incompressible bytes.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
