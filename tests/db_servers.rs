@@ -5,7 +5,7 @@
 
 mod dbserver_support;
 
-use dbserver_support::{free_port, run, Pg};
+use dbserver_support::{free_port, sh, Pg};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -29,7 +29,7 @@ impl Maria {
             .unwrap();
         let data = dir.path().join("data");
         let sock = dir.path().join("sock");
-        run(Command::new("mariadb-install-db")
+        sh(Command::new("mariadb-install-db")
             .arg(format!("--datadir={}", data.display()))
             .args([
                 "--user=root",
@@ -74,7 +74,7 @@ impl Maria {
             assert!(Instant::now() < deadline, "mariadbd did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        run(Command::new("mariadb").arg(format!("--socket={}", sock.display())).args([
+        sh(Command::new("mariadb").arg(format!("--socket={}", sock.display())).args([
             "-u",
             "root",
             "-e",

@@ -10,16 +10,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Runs `cmd`, panics with its output unless it succeeds.
-pub fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "../command_support/mod.rs"]
+mod command;
+#[allow(unused_imports)] // each test binary uses a part
+pub use command::sh;
 
 /// A loopback TCP port nothing listens on right now.
 pub fn free_port() -> u16 {
@@ -60,7 +54,7 @@ impl Pg {
             password: password.to_string(),
             port,
         };
-        run(guard
+        sh(guard
             .as_postgres("initdb")
             .arg("-D")
             .arg(guard.data())
@@ -72,7 +66,7 @@ impl Pg {
                 "-E",
                 "UTF8",
             ]));
-        run(guard
+        sh(guard
             .as_postgres("pg_ctl")
             .arg("-D")
             .arg(guard.data())
@@ -88,7 +82,7 @@ impl Pg {
             format!("CREATE ROLE xcatadm LOGIN PASSWORD '{password}';"),
             "CREATE DATABASE xcatdb OWNER xcatadm;".to_string(),
         ] {
-            run(guard
+            sh(guard
                 .as_postgres("psql")
                 .arg("-h")
                 .arg(guard.dir.path())

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 use xcatport::fixture::{self, Family, Scale, Spec};
 use xcatport::snapshot::{self, manifest, FileRecord, ManifestHead};
 
+#[path = "../command_support/mod.rs"]
+mod command;
+#[allow(unused_imports)] // each test binary uses a part
+pub use command::{stderr, text};
+
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");
 pub const IMPORT: &str = env!("CARGO_BIN_EXE_xcatimport");
 
@@ -74,19 +79,6 @@ pub fn import_cmd(stick: &Path, root: &Path, extra: &[&str]) -> Command {
 /// Runs `cmd` to the end.
 pub fn run(mut cmd: Command) -> Output {
     cmd.output().unwrap()
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A small deterministic generator (xorshift64*), so every failure names

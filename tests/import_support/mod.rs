@@ -8,11 +8,15 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../command_support/mod.rs"]
+mod command;
 pub mod deb;
 pub mod rpm;
 pub mod tools;
 #[path = "../tree_support/mod.rs"]
 mod tree;
+#[allow(unused_imports)] // each test binary uses a part
+pub use command::{stderr, text};
 #[allow(unused_imports)] // each test binary uses a part
 pub use tree::{scratch, Tree};
 
@@ -210,19 +214,6 @@ pub fn import_env(stick: &Path, root: &Path, extra: &[&str], env: &[(&str, &str)
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Everything the restore must reproduce about one entry.
