@@ -48,8 +48,7 @@ fn the_new_mns_postgresql_cfgloc_is_kept_and_the_database_restored_into_its_serv
     let pg = Pg::start(PASSWORD);
     let new = new_mn(&pg.cfgloc());
 
-    let out = import(&stick, new.root(), &["--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--skip-packages"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(
@@ -87,8 +86,7 @@ fn the_new_mns_postgresql_cfgloc_is_kept_and_the_database_restored_into_its_serv
     assert_database_is_sample_dump(new.root());
 
     // rollback leaves the admin's cfgloc where it was
-    let out = import(&stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, new.root(), &["--rollback"]);
     assert_eq!(
         fs::read_to_string(new.path("etc/xcat/cfgloc")).unwrap(),
         pg.cfgloc()

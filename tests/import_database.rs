@@ -17,16 +17,14 @@ fn the_database_dump_is_restored_and_dumps_back_identically() {
     let stick = export_with_db(&source_mn(), w.path());
     let new = fresh_root(UBUNTU, host_machine());
     let before = listing(new.root());
-    let out = import(&stick, new.root(), &["--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--skip-packages"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("database   done: "), "{stdout}");
     assert!(new.path("etc/xcat/site.sqlite").is_file());
 
     assert_database_is_sample_dump(new.root());
 
-    let out = import(&stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, new.root(), &["--rollback"]);
     assert!(!new.path("etc/xcat/site.sqlite").exists());
     assert_eq!(
         without_journal(listing(new.root())),
@@ -56,12 +54,11 @@ fn a_postgresql_source_stops_in_preflight_naming_pgsqlsetup() {
         "etc/xcat/cfgloc",
         "Pg:dbname=xcatdb;host=127.0.0.1|xcatadm|secret\n",
     );
-    let out = import(
+    let out = import_ok(
         &stick,
         new.root(),
         &["--skip-packages", "--force", "--verify"],
     );
-    assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout)
             .contains("ok   db-server /etc/xcat/cfgloc names a PostgreSQL database"),
@@ -71,6 +68,5 @@ fn a_postgresql_source_stops_in_preflight_naming_pgsqlsetup() {
 
     // --skip-db (HA standby) restores the files without a database server
     let standby = fresh_root(UBUNTU, host_machine());
-    let out = import(&stick, standby.root(), &["--skip-packages", "--skip-db"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, standby.root(), &["--skip-packages", "--skip-db"]);
 }

@@ -30,8 +30,7 @@ fn restore_installs_xcat_from_the_stick_then_restores_files_and_database() {
     let stick = export_with_packages(&src, w.path());
 
     let new = fresh_root(ROCKY, host_machine());
-    let out = import(&stick, new.root(), &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
@@ -162,8 +161,7 @@ fn dry_run_names_the_packages_to_install_and_the_master_check() {
     let stick = export(&src, w.path(), &[]);
     let new = fresh_root(ROCKY, host_machine());
     let before = listing(new.root());
-    let out = import(&stick, new.root(), &["--dry-run"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(

@@ -34,8 +34,7 @@ fn zypper_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
     let stick = export_with_packages(&src, w.path());
 
     let new = fresh_root(SLES, host_machine());
-    let out = import(&stick, new.root(), &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(

@@ -207,6 +207,13 @@ pub fn import(stick: &Path, root: &Path, extra: &[&str]) -> Output {
     import_env(stick, root, extra, &[])
 }
 
+/// `import`, asserting that xcatimport succeeded.
+pub fn import_ok(stick: &Path, root: &Path, extra: &[&str]) -> Output {
+    let out = import(stick, root, extra);
+    assert!(out.status.success(), "{}", text(&out));
+    out
+}
+
 pub fn import_env(stick: &Path, root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(IMPORT);
     cmd.arg(stick).arg("--root").arg(root).args(extra);
@@ -382,8 +389,7 @@ pub fn assert_members_restored(stick: &Path, src: &Tree, new: &Tree, skip: impl 
 /// Rolls back the restore of `stick` into `new`, asserts it succeeded and
 /// said the installed packages stay; returns its stdout.
 pub fn rollback_keeping_packages(stick: &Path, new: &Tree) -> String {
-    let out = import(stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(stick, new.root(), &["--rollback"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         stdout.contains("packages   rolled back: packages left installed"),
