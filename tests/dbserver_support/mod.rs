@@ -10,6 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
+// import_support includes it too where a test binary uses both; two
+// copies of these free functions do no harm.
+#[allow(clippy::duplicate_mod)]
 #[path = "../command_support/mod.rs"]
 mod command;
 #[allow(unused_imports)] // each test binary uses a part
