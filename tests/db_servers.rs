@@ -3,128 +3,16 @@
 //! drop guard: dump → restore → dump must be byte-identical on each, and a
 //! restore that fails must change nothing.
 
+mod dbserver_support;
+
+use dbserver_support::{free_port, sh, Pg};
 use std::fs;
-use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use xcatport::db::{self, DumpOptions, RestoreOptions};
 
 const PASSWORD: &str = "t0p|secret";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A PostgreSQL cluster owned by user postgres; stopped on drop.
-struct Pg {
-    _dir: tempfile::TempDir,
-    bin: PathBuf,
-    data: PathBuf,
-    port: u16,
-}
-
-impl Pg {
-    fn start() -> Pg {
-        let bin = fs::read_dir("/usr/lib/postgresql")
-            .expect("postgresql is not installed (apt-get install postgresql)")
-            .map(|e| e.unwrap().path().join("bin"))
-            .find(|p| p.join("initdb").exists())
-            .unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix("xcatport-pg")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
-        let data = dir.path().join("data");
-        let port = free_port();
-        let pg = |program: &str| {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(bin.join(program));
-            c
-        };
-        run(pg("initdb").arg("-D").arg(&data).args([
-            "-U",
-            "postgres",
-            "--auth-local=trust",
-            "--auth-host=scram-sha-256",
-            "-E",
-            "UTF8",
-        ]));
-        run(pg("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .arg("-l")
-            .arg(dir.path().join("log"))
-            .arg("-o")
-            .arg(format!(
-                "-k {} -p {port} -c listen_addresses=127.0.0.1",
-                dir.path().display()
-            ))
-            .args(["-w", "start"]));
-        let guard = Pg {
-            _dir: dir,
-            bin,
-            data,
-            port,
-        };
-        let sql = format!(
-            "CREATE ROLE xcatadm LOGIN PASSWORD '{PASSWORD}'; CREATE DATABASE xcatdb OWNER xcatadm;"
-        );
-        for statement in sql.split_inclusive(';') {
-            run(Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(guard.bin.join("psql"))
-                .arg("-h")
-                .arg(guard._dir.path())
-                .args([
-                    "-p",
-                    &port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-v",
-                    "ON_ERROR_STOP=1",
-                    "-c",
-                    statement,
-                ]));
-        }
-        guard
-    }
-
-    fn cfgloc(&self) -> String {
-        format!(
-            "Pg:dbname=xcatdb;host=127.0.0.1;port={}|xcatadm|{PASSWORD}",
-            self.port
-        )
-    }
-}
-
-impl Drop for Pg {
-    fn drop(&mut self) {
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "-w", "stop"])
-            .output();
-    }
-}
 
 /// A MariaDB server run as root; killed and reaped on drop.
 struct Maria {
@@ -141,7 +29,7 @@ impl Maria {
             .unwrap();
         let data = dir.path().join("data");
         let sock = dir.path().join("sock");
-        run(Command::new("mariadb-install-db")
+        sh(Command::new("mariadb-install-db")
             .arg(format!("--datadir={}", data.display()))
             .args([
                 "--user=root",
@@ -186,7 +74,7 @@ impl Maria {
             assert!(Instant::now() < deadline, "mariadbd did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        run(Command::new("mariadb").arg(format!("--socket={}", sock.display())).args([
+        sh(Command::new("mariadb").arg(format!("--socket={}", sock.display())).args([
             "-u",
             "root",
             "-e",
@@ -200,7 +88,7 @@ impl Maria {
 
     fn cfgloc(&self) -> String {
         format!(
-            "mysql:dbname=xcatdb;host=127.0.0.1;port={}|xcatadmin|{PASSWORD}",
+            "mysql:dbname=xcatdb;host=127.0.0.1;port={}|xcatadmin|{PASSWORD}\n",
             self.port
         )
     }
@@ -250,7 +138,7 @@ fn dump(root: &Path, all: bool) -> (tempfile::TempDir, Vec<(String, String)>) {
 fn server_root(cfgloc: &str) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     fs::create_dir_all(root.path().join("etc/xcat")).unwrap();
-    fs::write(root.path().join("etc/xcat/cfgloc"), format!("{cfgloc}\n")).unwrap();
+    fs::write(root.path().join("etc/xcat/cfgloc"), cfgloc).unwrap();
     root
 }
 
@@ -365,7 +253,7 @@ fn check_backend(root: &Path, kind: &str) {
 
 #[test]
 fn postgresql_dump_restore_dump_is_byte_identical() {
-    let pg = Pg::start();
+    let pg = Pg::start(PASSWORD);
     let root = server_root(&pg.cfgloc());
     check_backend(root.path(), "PostgreSQL");
     // A wrong password is an error naming the server, never showing it.

@@ -10,32 +10,14 @@ use faults_support::*;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use xcatport::snapshot::MANIFEST;
 
 const TABLE: &str = "nodelist";
-
-/// The real export of the fixture, made once per work dir.
-fn base_stick(work: &Path) -> PathBuf {
-    let stick = work.join("base");
-    if !stick.exists() {
-        let mn = mn(work);
-        let out = run(export_cmd(&mn, &stick, &static_stub(work), &[]));
-        assert!(out.status.success(), "{}", text(&out));
-        std::fs::remove_dir_all(&mn).unwrap();
-    }
-    stick
-}
 
 /// A copy of the base stick whose `.xcatport/db/<TABLE>.csv` member is
 /// replaced by `edit(original)`; every checksum and size is made to match.
 fn with_dump(work: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf {
-    let base = base_stick(work);
     let stick = work.join(name);
-    std::fs::create_dir(&stick).unwrap();
-    for e in std::fs::read_dir(&base).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), stick.join(e.file_name())).unwrap();
-    }
+    copy_stick(&base_stick(work, &[]), &stick);
     let data_name = "xcat-data.tar.zst";
     let tar = zstd::decode_all(&std::fs::read(stick.join(data_name)).unwrap()[..]).unwrap();
     let member = format!(".xcatport/db/{TABLE}.csv");
@@ -58,44 +40,16 @@ fn with_dump(work: &Path, name: &str, edit: impl Fn(&str) -> String) -> PathBuf 
         out.append_data(&mut header, path, &body[..]).unwrap();
     }
     let new_csv = new_csv.unwrap_or_else(|| panic!("the export has no {member}"));
-    let data = zstd::encode_all(&out.into_inner().unwrap()[..], 3).unwrap();
-    std::fs::write(stick.join(data_name), &data).unwrap();
-
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(stick.join(MANIFEST)).unwrap()).unwrap();
-    m["data"]["volumes"] = serde_json::json!([{
-        "name": data_name,
-        "size": data.len(),
-        "sha256": hex::encode(Sha256::digest(&data)),
-    }]);
-    m["data"]["bytes_out"] = serde_json::json!(data.len());
-    for t in m["database"].as_array_mut().unwrap() {
-        if t["table"] == TABLE {
-            t["size"] = serde_json::json!(new_csv.len());
-            t["sha256"] = serde_json::json!(hex::encode(Sha256::digest(&new_csv)));
+    replace_data(&stick, &out.into_inner().unwrap(), |m| {
+        m["data"]["bytes_out"] = serde_json::json!(m["data"]["volumes"][0]["size"]);
+        for t in m["database"].as_array_mut().unwrap() {
+            if t["table"] == TABLE {
+                t["size"] = serde_json::json!(new_csv.len());
+                t["sha256"] = serde_json::json!(hex::encode(Sha256::digest(&new_csv)));
+            }
         }
-    }
-    std::fs::write(stick.join(MANIFEST), serde_json::to_vec(&m).unwrap()).unwrap();
-    resum(&stick);
+    });
     stick
-}
-
-/// Rewrites SHA256SUMS over every other file of the stick.
-fn resum(stick: &Path) {
-    let mut names: Vec<String> = std::fs::read_dir(stick)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "SHA256SUMS")
-        .collect();
-    names.sort();
-    let text: String = names
-        .iter()
-        .map(|n| {
-            let sha = hex::encode(Sha256::digest(std::fs::read(stick.join(n)).unwrap()));
-            format!("{sha}  {n}\n")
-        })
-        .collect();
-    std::fs::write(stick.join("SHA256SUMS"), text).unwrap();
 }
 
 /// Replaces line `n` (1-based) of `csv` by `line`.

@@ -7,7 +7,6 @@
 mod faults_support;
 
 use faults_support::*;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
 
@@ -21,59 +20,11 @@ fn crafted(
     edit: impl FnOnce(&mut serde_json::Value),
 ) -> PathBuf {
     let stick = work.join(name);
-    copy_dir(&base_stick(work), &stick);
-    let data = zstd::encode_all(tar, 3).unwrap();
-    std::fs::write(stick.join("xcat-data.tar.zst"), &data).unwrap();
-    let mut m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
-    m["data"]["volumes"] = serde_json::json!([{
-        "name": "xcat-data.tar.zst",
-        "size": data.len(),
-        "sha256": hex::encode(Sha256::digest(&data)),
-    }]);
-    m["database"] = serde_json::json!([]);
-    edit(&mut m);
-    std::fs::write(stick.join("MANIFEST.json"), serde_json::to_vec(&m).unwrap()).unwrap();
-    resum(&stick);
-    stick
-}
-
-/// Rewrites SHA256SUMS over every other file of the stick.
-fn resum(stick: &Path) {
-    let mut names: Vec<String> = std::fs::read_dir(stick)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "SHA256SUMS")
-        .collect();
-    names.sort();
-    let text: String = names
-        .iter()
-        .map(|n| {
-            let sha = hex::encode(Sha256::digest(std::fs::read(stick.join(n)).unwrap()));
-            format!("{sha}  {n}\n")
-        })
-        .collect();
-    std::fs::write(stick.join("SHA256SUMS"), text).unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
-
-/// The real export of the fixture, made once per work dir.
-fn base_stick(work: &Path) -> PathBuf {
-    let stick = work.join("base");
-    if !stick.exists() {
-        let mn = mn(work);
-        let stub = static_stub(work);
-        let out = run(export_cmd(&mn, &stick, &stub, &["--split", "64K"]));
-        assert!(out.status.success(), "{}", text(&out));
-        std::fs::remove_dir_all(&mn).unwrap();
-    }
+    copy_stick(&base_stick(work, &["--split", "64K"]), &stick);
+    replace_data(&stick, tar, |m| {
+        m["database"] = serde_json::json!([]);
+        edit(m);
+    });
     stick
 }
 
@@ -223,7 +174,7 @@ fn crafted_members_that_escape_or_abuse_the_root_are_refused() {
 fn broken_manifests_and_volumes_are_refused_in_preflight() {
     let w = work("xcatport-hostile-snap-");
     let outside = w.path().join("OUTSIDE");
-    let base = base_stick(w.path());
+    let base = base_stick(w.path(), &["--split", "64K"]);
     let vols: Vec<String> = {
         let mut v: Vec<String> = std::fs::read_dir(&base)
             .unwrap()
@@ -237,7 +188,7 @@ fn broken_manifests_and_volumes_are_refused_in_preflight() {
 
     // Volumes swapped: SHA256SUMS no longer matches (names swapped, bodies stay).
     let s = w.path().join("swapped");
-    copy_dir(&base, &s);
+    copy_stick(&base, &s);
     std::fs::rename(s.join(&vols[0]), s.join("tmp")).unwrap();
     std::fs::rename(s.join(&vols[1]), s.join(&vols[0])).unwrap();
     std::fs::rename(s.join("tmp"), s.join(&vols[1])).unwrap();
@@ -245,7 +196,7 @@ fn broken_manifests_and_volumes_are_refused_in_preflight() {
 
     // Truncated volume.
     let s = w.path().join("truncated");
-    copy_dir(&base, &s);
+    copy_stick(&base, &s);
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(s.join(&vols[1]))
@@ -269,7 +220,7 @@ fn broken_manifests_and_volumes_are_refused_in_preflight() {
     ];
     for (name, body) in bad {
         let s = w.path().join(format!("manifest-{name}"));
-        copy_dir(&base, &s);
+        copy_stick(&base, &s);
         std::fs::write(s.join("MANIFEST.json"), body).unwrap();
         resum(&s);
         refused(w.path(), &s, "MANIFEST.json", &outside);

@@ -17,16 +17,8 @@ use import_support::deb::*;
 use import_support::*;
 use std::path::Path;
 
-const DUMP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/xcat-samples/dump/default/out"
-);
-
 fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("xcatport-imp-dpkg-")
-        .tempdir_in("/var/tmp")
-        .unwrap()
+    scratch("xcatport-imp-dpkg-")
 }
 
 /// `source_mn()` (Ubuntu 22.04) with xCAT installed from local apt repos
@@ -34,11 +26,7 @@ fn work() -> tempfile::TempDir {
 fn ubuntu_source(w: &Path) -> Tree {
     let src = source_mn();
     add_apt_repos(src.root(), &build_all_debs(w));
-    let opts = xcatport::db::RestoreOptions {
-        all: true,
-        exact: false,
-    };
-    xcatport::db::restore_from_dir(src.root(), Path::new(DUMP), &opts).unwrap();
+    with_sample_database(&src);
     src
 }
 
@@ -46,15 +34,11 @@ fn ubuntu_source(w: &Path) -> Tree {
 fn dpkg_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
     let w = work();
     let src = ubuntu_source(w.path());
-    let stick = export(&src, w.path(), &[]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
-    assert_eq!(manifest["packages"]["collected"], true);
+    let stick = export_with_packages(&src, w.path());
 
     let new = fresh_root(UBUNTU, host_machine());
     fresh_dpkg_db(new.root());
-    let out = import(&stick, new.root(), &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v = XCAT_DEB_VERSION;
     assert!(
@@ -119,26 +103,10 @@ fn dpkg_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
 
     // files and database as on the source (dpkg's status differs: the
     // source records xcat-client too)
-    let before = listing(src.root());
-    let after = listing(new.root());
-    let members = members(&stick);
-    assert!(members.len() >= 15);
-    for m in &members {
-        if m.extension().is_some_and(|x| x == "sqlite") || m.starts_with("var/lib/dpkg") {
-            continue;
-        }
-        assert_eq!(after.get(m), before.get(m), "member {}", m.display());
-    }
-    assert_eq!(db_dump(new.root()), db_dump(src.root()));
+    assert_members_restored(&stick, &src, &new, |m| m.starts_with("var/lib/dpkg"));
 
     // rollback unregisters the repos; the packages stay, and it says so
-    let out = import(&stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("packages   rolled back: packages left installed"),
-        "{stdout}"
-    );
+    rollback_keeping_packages(&stick, &new);
     assert!(!new
         .path("etc/apt/sources.list.d/xcatport-xcat-core.list")
         .exists());

@@ -9,16 +9,8 @@ use import_support::rpm::*;
 use import_support::*;
 use std::path::Path;
 
-const DUMP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/xcat-samples/dump/default/out"
-);
-
 fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("xcatport-imp-pkg-")
-        .tempdir_in("/var/tmp")
-        .unwrap()
+    scratch("xcatport-imp-pkg-")
 }
 
 /// `source_mn()` as Rocky 9 with xCAT installed from local repos and a
@@ -27,11 +19,7 @@ fn rocky_source(w: &Path) -> Tree {
     let src = source_mn();
     src.file("etc/os-release", ROCKY);
     add_xcat_repos(src.root(), &build_all(w));
-    let opts = xcatport::db::RestoreOptions {
-        all: true,
-        exact: false,
-    };
-    xcatport::db::restore_from_dir(src.root(), Path::new(DUMP), &opts).unwrap();
+    with_sample_database(&src);
     src
 }
 
@@ -39,14 +27,10 @@ fn rocky_source(w: &Path) -> Tree {
 fn restore_installs_xcat_from_the_stick_then_restores_files_and_database() {
     let w = work();
     let src = rocky_source(w.path());
-    let stick = export(&src, w.path(), &[]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
-    assert_eq!(manifest["packages"]["collected"], true);
+    let stick = export_with_packages(&src, w.path());
 
     let new = fresh_root(ROCKY, host_machine());
-    let out = import(&stick, new.root(), &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
@@ -92,26 +76,10 @@ fn restore_installs_xcat_from_the_stick_then_restores_files_and_database() {
         .is_file());
 
     // files and database as on the source
-    let before = listing(src.root());
-    let after = listing(new.root());
-    let members = members(&stick);
-    assert!(members.len() >= 15);
-    for m in &members {
-        if m.extension().is_some_and(|x| x == "sqlite") {
-            continue; // compared by dump below
-        }
-        assert_eq!(after.get(m), before.get(m), "member {}", m.display());
-    }
-    assert_eq!(db_dump(new.root()), db_dump(src.root()));
+    assert_members_restored(&stick, &src, &new, |_| false);
 
     // rollback unregisters the repos; packages stay, and it says so
-    let out = import(&stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("packages   rolled back: packages left installed"),
-        "{stdout}"
-    );
+    let stdout = rollback_keeping_packages(&stick, &new);
     assert!(
         stdout.contains("repos      rolled back: 7 repo copies and definitions removed"),
         "{stdout}"
@@ -193,8 +161,7 @@ fn dry_run_names_the_packages_to_install_and_the_master_check() {
     let stick = export(&src, w.path(), &[]);
     let new = fresh_root(ROCKY, host_machine());
     let before = listing(new.root());
-    let out = import(&stick, new.root(), &["--dry-run"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--dry-run"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(

@@ -9,9 +9,23 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
 fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("xcatport-imp-work-")
-        .tempdir_in("/var/tmp")
+    scratch("xcatport-imp-work-")
+}
+
+/// `source_mn()` exported with `extra` args; the stick lives in the
+/// returned work dir.
+fn source_stick(extra: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let w = work();
+    let stick = export(&source_mn(), w.path(), extra);
+    (w, stick)
+}
+
+/// `xcatimport --rollback --root ROOT`: rollback needs no stick.
+fn rollback_without_stick(root: &Path) -> std::process::Output {
+    Command::new(IMPORT)
+        .args(["--rollback", "--root"])
+        .arg(root)
+        .output()
         .unwrap()
 }
 
@@ -21,8 +35,7 @@ fn restore_reproduces_every_member_with_owners_by_name() {
     let w = work();
     let stick = export(&src, w.path(), &[]);
     let new = fresh_root(UBUNTU, host_machine());
-    let out = import(&stick, new.root(), &["--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--skip-packages"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("files      done: "), "{stdout}");
     assert!(stdout.contains("restore of "), "{stdout}");
@@ -78,8 +91,7 @@ fn split_volumes_restore_and_json_reports_steps() {
     let stick = export(&src, w.path(), &["--split", "64K"]);
     assert!(stick.join("xcat-data.tar.zst.002").exists());
     let new = fresh_root(UBUNTU, host_machine());
-    let out = import(&stick, new.root(), &["--skip-packages", "--json"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--skip-packages", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["mode"], "restore");
     let steps = v["steps"].as_array().unwrap();
@@ -117,8 +129,7 @@ fn refused(stick: &Path, new: &Tree, extra: &[&str], needle: &str) {
 
 #[test]
 fn a_flipped_byte_in_a_volume_stops_in_preflight() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &["--split", "64K"]);
+    let (_w, stick) = source_stick(&["--split", "64K"]);
     let vol = stick.join("xcat-data.tar.zst.001");
     let mut bytes = std::fs::read(&vol).unwrap();
     bytes[1000] ^= 0x01;
@@ -134,8 +145,7 @@ fn a_flipped_byte_in_a_volume_stops_in_preflight() {
 
 #[test]
 fn a_missing_volume_stops_in_preflight() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &["--split", "64K"]);
+    let (_w, stick) = source_stick(&["--split", "64K"]);
     std::fs::remove_file(stick.join("xcat-data.tar.zst.002")).unwrap();
     let new = fresh_root(UBUNTU, host_machine());
     refused(
@@ -148,8 +158,7 @@ fn a_missing_volume_stops_in_preflight() {
 
 #[test]
 fn a_wrong_distro_stops_in_preflight_and_force_distro_warns() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(ROCKY, host_machine());
     refused(
         &stick,
@@ -157,15 +166,13 @@ fn a_wrong_distro_stops_in_preflight_and_force_distro_warns() {
         &["--skip-packages"],
         "distro: the snapshot is from ubuntu 22.04",
     );
-    let out = import(&stick, new.root(), &["--skip-packages", "--force-distro"]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &["--skip-packages", "--force-distro"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("warning: distro: "));
 }
 
 #[test]
 fn a_wrong_arch_stops_in_preflight() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(UBUNTU, other_machine());
     refused(
         &stick,
@@ -177,8 +184,7 @@ fn a_wrong_arch_stops_in_preflight() {
 
 #[test]
 fn an_existing_xcat_stops_in_preflight_unless_forced() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(UBUNTU, host_machine());
     new.file(
         "var/lib/dpkg/status",
@@ -200,14 +206,12 @@ fn an_existing_xcat_stops_in_preflight_unless_forced() {
         &["--skip-packages"],
         "database: an xCAT database already exists here: /etc/xcat/cfgloc",
     );
-    let out = import(&stick, db_only.root(), &["--skip-packages", "--force"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, db_only.root(), &["--skip-packages", "--force"]);
 }
 
 #[test]
 fn problems_are_reported_together() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(ROCKY, other_machine());
     new.file("etc/xcat/cfgloc", "SQLite:/etc/xcat\n");
     let before = listing(new.root());
@@ -222,14 +226,11 @@ fn problems_are_reported_together() {
 
 #[test]
 fn verify_and_dry_run_change_nothing() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(UBUNTU, host_machine());
     let before = listing(new.root());
-    let out = import(&stick, new.root(), &["--verify", "--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = import(&stick, new.root(), &["--dry-run", "--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, new.root(), &["--verify", "--skip-packages"]);
+    let out = import_ok(&stick, new.root(), &["--dry-run", "--skip-packages"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("plan (nothing changed):"), "{stdout}");
     assert!(stdout.contains("5. files      run: extract "), "{stdout}");
@@ -254,13 +255,11 @@ fn verify_and_dry_run_change_nothing() {
 
 #[test]
 fn a_killed_restore_resumes_to_the_same_tree_and_refuses_a_fresh_run() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let members = members(&stick);
 
     let whole = fresh_root(UBUNTU, host_machine());
-    let out = import(&stick, whole.root(), &["--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, whole.root(), &["--skip-packages"]);
 
     for kill_at in [0u64, 7, 15] {
         let new = fresh_root(UBUNTU, host_machine());
@@ -294,19 +293,13 @@ fn a_killed_restore_resumes_to_the_same_tree_and_refuses_a_fresh_run() {
 
 #[test]
 fn rollback_returns_the_root_to_its_state_before_the_restore() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(UBUNTU, host_machine());
     let before = listing(new.root());
-    let out = import(&stick, new.root(), &["--skip-packages"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, new.root(), &["--skip-packages"]);
     assert_ne!(without_journal(listing(new.root())), before);
 
-    let out = Command::new(IMPORT)
-        .args(["--rollback", "--root"])
-        .arg(new.root())
-        .output()
-        .unwrap();
+    let out = rollback_without_stick(new.root());
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("1 replaced entries put back"),
@@ -322,11 +315,7 @@ fn rollback_returns_the_root_to_its_state_before_the_restore() {
         "127.0.0.1 localhost\n"
     );
     // again: nothing left to do, nothing changes
-    let out = Command::new(IMPORT)
-        .args(["--rollback", "--root"])
-        .arg(new.root())
-        .output()
-        .unwrap();
+    let out = rollback_without_stick(new.root());
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
         without_journal(listing(new.root())),
@@ -336,8 +325,7 @@ fn rollback_returns_the_root_to_its_state_before_the_restore() {
 
 #[test]
 fn rollback_of_a_killed_restore_restores_the_root() {
-    let w = work();
-    let stick = export(&source_mn(), w.path(), &[]);
+    let (_w, stick) = source_stick(&[]);
     let new = fresh_root(UBUNTU, host_machine());
     let before = listing(new.root());
     let out = import_env(
@@ -347,8 +335,7 @@ fn rollback_of_a_killed_restore_restores_the_root() {
         &[("XCATPORT_TEST_FAIL_AFTER_ENTRIES", "12")],
     );
     assert_eq!(out.status.signal(), Some(9), "{}", text(&out));
-    let out = import(&stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
+    import_ok(&stick, new.root(), &["--rollback"]);
     assert_eq!(
         without_journal(listing(new.root())),
         without_journal(before)

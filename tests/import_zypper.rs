@@ -10,19 +10,11 @@ use import_support::rpm::*;
 use import_support::*;
 use std::path::Path;
 
-const DUMP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/xcat-samples/dump/default/out"
-);
-
 pub const SLES: &str =
     "NAME=\"SLES\"\nVERSION=\"15-SP5\"\nID=\"sles\"\nID_LIKE=\"suse\"\nVERSION_ID=\"15.5\"\n";
 
 fn work() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("xcatport-imp-zypper-")
-        .tempdir_in("/var/tmp")
-        .unwrap()
+    scratch("xcatport-imp-zypper-")
 }
 
 /// `source_mn()` as SLES 15 SP5 with xCAT installed from local zypper
@@ -31,11 +23,7 @@ fn sles_source(w: &Path) -> Tree {
     let src = source_mn();
     src.file("etc/os-release", SLES);
     add_zypper_repos(src.root(), &build_all(w));
-    let opts = xcatport::db::RestoreOptions {
-        all: true,
-        exact: false,
-    };
-    xcatport::db::restore_from_dir(src.root(), Path::new(DUMP), &opts).unwrap();
+    with_sample_database(&src);
     src
 }
 
@@ -43,14 +31,10 @@ fn sles_source(w: &Path) -> Tree {
 fn zypper_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
     let w = work();
     let src = sles_source(w.path());
-    let stick = export(&src, w.path(), &[]);
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
-    assert_eq!(manifest["packages"]["collected"], true);
+    let stick = export_with_packages(&src, w.path());
 
     let new = fresh_root(SLES, host_machine());
-    let out = import(&stick, new.root(), &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = import_ok(&stick, new.root(), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains(&format!(
@@ -132,26 +116,10 @@ fn zypper_installs_xcat_from_the_stick_then_files_and_database_are_restored() {
     );
 
     // files and database as on the source
-    let before = listing(src.root());
-    let after = listing(new.root());
-    let members = members(&stick);
-    assert!(members.len() >= 15);
-    for m in &members {
-        if m.extension().is_some_and(|x| x == "sqlite") {
-            continue; // compared by dump below
-        }
-        assert_eq!(after.get(m), before.get(m), "member {}", m.display());
-    }
-    assert_eq!(db_dump(new.root()), db_dump(src.root()));
+    assert_members_restored(&stick, &src, &new, |_| false);
 
     // rollback unregisters the repos; the packages stay, and it says so
-    let out = import(&stick, new.root(), &["--rollback"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("packages   rolled back: packages left installed"),
-        "{stdout}"
-    );
+    rollback_keeping_packages(&stick, &new);
     assert!(!new
         .path("etc/zypp/repos.d/xcatport-xcat-core.repo")
         .exists());

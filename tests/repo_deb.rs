@@ -2,12 +2,17 @@
 //! flat repos indexed by dpkg-scanpackages, then find → pack → register →
 //! install with `dpkg --root` into a fresh root, checked with dpkg-query.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use xcatport::mn::packages::PackageFormat;
 use xcatport::mn::{Family, PackageManager, Root};
 use xcatport::repo::{self, RepoKind, Sources};
+
+mod import_support;
+use import_support::deb::{
+    add_apt_sources, build_deb, dpkg_db, flat_repo, sh, status_entry, write_file,
+};
 
 const V: &str = "2.16.5-snap202304201112";
 
@@ -18,74 +23,10 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn sh(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
-/// An `Architecture: all` deb with one file `/opt/xcat-test/<name>`.
-fn build_deb(work: &Path, name: &str, version: &str, depends: &str) -> PathBuf {
-    let dir = work.join(format!("build-{name}-{version}"));
-    write(
-        &dir,
-        &format!("opt/xcat-test/{name}"),
-        &format!("{name} {version}\n"),
-    );
-    let dep = if depends.is_empty() {
-        String::new()
-    } else {
-        format!("Depends: {depends}\n")
-    };
-    write(
-        &dir,
-        "DEBIAN/control",
-        &format!(
-            "Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: t <t@example.org>\n{dep}Description: test\n"
-        ),
-    );
-    let out = work.join(format!("{name}_{version}_all.deb"));
-    sh(Command::new("dpkg-deb")
-        .args(["--root-owner-group", "-Zgzip", "--build"])
-        .arg(&dir)
-        .arg(&out));
-    out
-}
-
-fn flat_repo(dir: &Path, debs: &[&PathBuf]) {
-    std::fs::create_dir_all(dir).unwrap();
-    for d in debs {
-        std::fs::copy(d, dir.join(d.file_name().unwrap())).unwrap();
-    }
-    let packages = sh(Command::new("dpkg-scanpackages")
-        .args(["-m", "."])
-        .current_dir(dir));
-    std::fs::write(dir.join("Packages"), packages).unwrap();
-}
-
-fn status_entry(name: &str, version: &str) -> String {
-    format!(
-        "Package: {name}\nStatus: install ok installed\nPriority: optional\nArchitecture: all\nVersion: {version}\nDescription: test\n\n"
-    )
-}
-
 /// A fresh root dpkg can install into.
 fn fresh_dpkg_root(dir: &Path) {
-    write(dir, "etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
-    write(dir, "var/lib/dpkg/status", "");
-    std::fs::create_dir_all(dir.join("var/lib/dpkg/info")).unwrap();
-    std::fs::create_dir_all(dir.join("var/lib/dpkg/updates")).unwrap();
+    write_file(dir, "etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
+    dpkg_db(dir, "");
 }
 
 #[test]
@@ -106,24 +47,14 @@ fn flat_deb_repos_find_pack_register_install_with_dpkg() {
     let dep = build_deb(w, "xcat-dep-stub", "1.0-1", "");
 
     let src = w.join("src");
-    write(&src, "etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
+    write_file(&src, "etc/os-release", "ID=ubuntu\nVERSION_ID=\"22.04\"\n");
     flat_repo(
         &src.join("install/xcat/xcat-core"),
         &core.iter().collect::<Vec<_>>(),
     );
     flat_repo(&src.join("install/xcat/xcat-dep"), &[&dep]);
-    write(&src, "usr/share/keyrings/xcat-dep.gpg", "keyring bytes\n");
-    write(
-        &src,
-        "etc/apt/sources.list.d/xcat-core.list",
-        "deb [trusted=yes] file:///install/xcat/xcat-core ./\n",
-    );
-    write(
-        &src,
-        "etc/apt/sources.list.d/xcat-dep.sources",
-        "Types: deb\nURIs: file:/install/xcat/xcat-dep\nSuites: ./\nSigned-By: /usr/share/keyrings/xcat-dep.gpg\n",
-    );
-    write(
+    add_apt_sources(&src);
+    write_file(
         &src,
         "etc/apt/sources.list",
         "deb http://archive.ubuntu.com/ubuntu jammy main universe\n",
@@ -134,7 +65,7 @@ fn flat_deb_repos_find_pack_register_install_with_dpkg() {
         .collect();
     status.push_str(&status_entry("xcat-dep-stub", "1.0-1"));
     status.push_str(&status_entry("bash", "5.1-6ubuntu1"));
-    write(&src, "var/lib/dpkg/status", &status);
+    write_file(&src, "var/lib/dpkg/status", &status);
 
     let root = Root::open(&src).unwrap();
     let repos = repo::find(&root, PackageFormat::Deb, &Sources::default()).unwrap();
@@ -201,12 +132,12 @@ fn deb_repo_missing_a_package_stops_the_export() {
     let xcat = build_deb(w, "xcat", V, "");
     let src = w.join("src");
     flat_repo(&src.join("srv/xcat"), &[&xcat]);
-    write(
+    write_file(
         &src,
         "etc/apt/sources.list.d/xcat.list",
         "deb [trusted=yes] file:/srv/xcat ./\n",
     );
-    write(
+    write_file(
         &src,
         "var/lib/dpkg/status",
         &format!(

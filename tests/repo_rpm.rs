@@ -10,9 +10,11 @@ use xcatport::mn::packages::PackageFormat;
 use xcatport::mn::{Family, PackageManager, Root};
 use xcatport::repo::{self, RepoKind, Sources};
 
-#[path = "import_support/rpm.rs"]
-mod rpm;
-use rpm::{build_all, build_rpm, make_repo, rpm_q, sh, Rpms, XCAT_RELEASE, XCAT_VERSION};
+mod import_support;
+use import_support::rpm::{
+    build_all, build_rpm, make_repo, record_installed, rpm_q, sh, write_file, Rpms, XCAT_RELEASE,
+    XCAT_VERSION,
+};
 
 fn tmp() -> tempfile::TempDir {
     tempfile::Builder::new()
@@ -21,14 +23,8 @@ fn tmp() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn write(root: &Path, rel: &str, text: &str) {
-    let p = root.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
-
 fn os_release(root: &Path, id: &str, version: &str) {
-    write(
+    write_file(
         root,
         "etc/os-release",
         &format!("ID={id}\nVERSION_ID=\"{version}\"\nPRETTY_NAME=\"{id} {version}\"\n"),
@@ -44,41 +40,28 @@ fn source_mn(work: &Path, rpms: &Rpms, core_in_repo: &[&PathBuf]) -> PathBuf {
     make_repo(&src.join("install/xcat/xcat-dep/rh9/noarch"), &[&rpms.dep]);
     let unrelated = build_rpm(work, "bash-test", None, "5.1", &[]);
     make_repo(&src.join("install/rocky9.4/x86_64/BaseOS"), &[&unrelated]);
-    write(&src, "etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep", "dep key\n");
-    write(
+    write_file(&src, "etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep", "dep key\n");
+    write_file(
         &src,
         "etc/yum.repos.d/xcat-core.repo",
         "[xcat-core]\nname=xCAT 2 Core packages\nbaseurl=file:///install/xcat/xcat-core\nenabled=1\ngpgcheck=0\n",
     );
-    write(
+    write_file(
         &src,
         "etc/yum.repos.d/xcat-dep.repo",
         "[xcat-dep]\nname=xCAT 2 depedencies\nbaseurl=file:///install/xcat/xcat-dep/rh$releasever/noarch\nenabled=1\ngpgcheck=0\nrepo_gpgcheck=0\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep\n",
     );
-    write(
+    write_file(
         &src,
         "etc/yum.repos.d/rocky-media.repo",
         "[media-baseos]\nbaseurl=file:///install/rocky9.4/x86_64/BaseOS\ngpgcheck=1\n",
     );
-    write(
+    write_file(
         &src,
         "etc/yum.repos.d/epel.repo",
         "[epel]\nmetalink=https://mirrors.fedoraproject.org/x\nbaseurl=https://example.org/epel\n",
     );
-    let mut installed: Vec<&PathBuf> = rpms.core.iter().collect();
-    installed.push(&rpms.dep);
-    sh(Command::new("rpm")
-        .arg("--root")
-        .arg(&src)
-        .args([
-            "--dbpath",
-            "/var/lib/rpm",
-            "-i",
-            "--justdb",
-            "--nodeps",
-            "--noscripts",
-        ])
-        .args(installed));
+    record_installed(&src, rpms);
     src
 }
 

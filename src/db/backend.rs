@@ -2,7 +2,7 @@
 //! out, and replace a set of tables from validated CSV files, all or nothing.
 
 use super::csv::{Reader, Record, Row};
-use super::schema::Table;
+use super::schema::{Dialect, Table};
 use crate::error::IoContext;
 use crate::Result;
 use std::fs::File;
@@ -55,6 +55,25 @@ pub fn for_each_record(
         rows += 1;
     }
     Ok(rows)
+}
+
+/// The SELECT list reading `table`'s columns in schema order from a table
+/// that has only the `existing` ones: a column it lacks (a table of an older
+/// xCAT) reads as NULL. Each expression ends in `cast` (e.g. `::text`), and
+/// identifiers are quoted for `dialect`.
+pub fn select_list(table: &Table, existing: &[String], dialect: Dialect, cast: &str) -> String {
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| {
+            if existing.contains(c) {
+                format!("{}{cast}", Table::quote(dialect, c))
+            } else {
+                format!("NULL{cast}")
+            }
+        })
+        .collect();
+    columns.join(",")
 }
 
 /// The values xCAT's `setAttribs` stores for a record: a key column left

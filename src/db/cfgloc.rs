@@ -83,6 +83,66 @@ fn under(root: &Path, path: &str) -> PathBuf {
     root.join(path.trim_start_matches('/'))
 }
 
+/// The SQLite directory xCAT prefers when there is no cfgloc.
+pub const OPT_XCAT_CFG: &str = "/opt/xcat/cfg";
+
+/// Where xCAT keeps its SQLite files without a cfgloc: `/opt/xcat/cfg` if
+/// that directory exists, else `/etc/xcat`.
+pub fn default_sqlite_dir(opt_xcat_cfg_is_dir: bool) -> &'static str {
+    if opt_xcat_cfg_is_dir {
+        OPT_XCAT_CFG
+    } else {
+        "/etc/xcat"
+    }
+}
+
+/// A cfgloc line split into its fields, before they are given meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields<'a> {
+    /// `SQLite:<dir>` or a bare directory.
+    Sqlite(&'a str),
+    Server(ServerFields<'a>),
+}
+
+/// `<driver>:<dsn>|<user>|<password>`. No `Debug`: it holds the password.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ServerFields<'a> {
+    /// As written: `Pg`, `mysql`, `DB2`, …
+    pub driver: &'a str,
+    /// `dbname=xcatdb;host=10.0.0.1`
+    pub dsn: &'a str,
+    pub user: &'a str,
+    /// Everything after the second `|` (xCAT itself breaks on a `|` in a password).
+    pub password: &'a str,
+}
+
+impl fmt::Debug for ServerFields<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}|{}|<hidden>", self.driver, self.dsn, self.user)
+    }
+}
+
+/// Splits one cfgloc line (without its line end) into its fields.
+pub fn fields(line: &str) -> Fields<'_> {
+    match line.split_once(':') {
+        None => Fields::Sqlite(line),
+        Some(("SQLite", rest)) => Fields::Sqlite(rest.split('|').next().unwrap_or(rest)),
+        Some(_) => Fields::Server(server_fields(line)),
+    }
+}
+
+/// The fields of a server cfgloc line; missing ones are empty.
+pub fn server_fields(line: &str) -> ServerFields<'_> {
+    let (driver, rest) = line.split_once(':').unwrap_or(("", line));
+    let mut parts = rest.splitn(3, '|');
+    ServerFields {
+        driver,
+        dsn: parts.next().unwrap_or_default(),
+        user: parts.next().unwrap_or_default(),
+        password: parts.next().unwrap_or_default(),
+    }
+}
+
 /// Finds the database of the MN under `root`, as xCAT's `get_xcatcfg` does
 /// (without the `XCATCFG` environment, which belongs to a running xcatd).
 pub fn locate(root: &Path) -> Result<Location> {
@@ -93,14 +153,10 @@ pub fn locate(root: &Path) -> Result<Location> {
             let first = text.lines().next().unwrap_or("");
             parse(root, first).map_err(|message| Error::format(&file, 1, message))
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let opt = under(root, "opt/xcat/cfg");
-            Ok(Location::Sqlite(if opt.is_dir() {
-                opt
-            } else {
-                under(root, "etc/xcat")
-            }))
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Location::Sqlite(under(
+            root,
+            default_sqlite_dir(under(root, OPT_XCAT_CFG).is_dir()),
+        ))),
         Err(e) => Err(e).at(&file),
     }
 }
@@ -113,16 +169,13 @@ pub fn parse(root: &Path, line: &str) -> std::result::Result<Location, String> {
             "cfgloc is empty: expected e.g. Pg:dbname=xcatdb;host=HOST|USER|PASSWORD".into(),
         );
     }
-    let Some((driver, rest)) = line.split_once(':') else {
-        return Ok(Location::Sqlite(under(root, line)));
+    let server_line = match fields(line) {
+        Fields::Sqlite(dir) => return Ok(Location::Sqlite(under(root, dir))),
+        Fields::Server(f) => f,
     };
-    match driver {
-        "SQLite" => Ok(Location::Sqlite(under(
-            root,
-            rest.split('|').next().unwrap_or(rest),
-        ))),
-        "Pg" => server(rest, "Pg").map(Location::Postgres),
-        "mysql" => server(rest, "mysql").map(Location::Mysql),
+    match server_line.driver {
+        "Pg" => server(&server_line).map(Location::Postgres),
+        "mysql" => server(&server_line).map(Location::Mysql),
         "DB2" => Err(
             "DB2 databases are not supported by xcatport: use xCAT's dumpxCATdb/restorexCATdb \
                       (--db-method xcat)"
@@ -135,11 +188,13 @@ pub fn parse(root: &Path, line: &str) -> std::result::Result<Location, String> {
     }
 }
 
-fn server(rest: &str, driver: &str) -> std::result::Result<Server, String> {
-    let mut parts = rest.splitn(3, '|');
-    let dsn = parts.next().unwrap_or("");
-    let user = parts.next().unwrap_or("");
-    let password = parts.next().unwrap_or("");
+fn server(fields: &ServerFields) -> std::result::Result<Server, String> {
+    let ServerFields {
+        driver,
+        dsn,
+        user,
+        password,
+    } = *fields;
     if user.is_empty() {
         return Err(format!(
             "{driver} cfgloc has no user: expected {driver}:dbname=DB;host=HOST|USER|PASSWORD"
@@ -226,6 +281,23 @@ mod tests {
             panic!()
         };
         assert_eq!(s.socket.as_deref(), Some("/run/postgresql"));
+    }
+
+    #[test]
+    fn fields_split_what_both_the_facts_and_the_backends_read() {
+        assert_eq!(fields("SQLite:/etc/xcat"), Fields::Sqlite("/etc/xcat"));
+        assert_eq!(fields("/var/xcatdb"), Fields::Sqlite("/var/xcatdb"));
+        let Fields::Server(f) = fields("Pg:dbname=x;host=h|u|p|w") else {
+            panic!("not a server line")
+        };
+        assert_eq!(
+            (f.driver, f.dsn, f.user, f.password),
+            ("Pg", "dbname=x;host=h", "u", "p|w")
+        );
+        assert_eq!(format!("{f:?}"), "Pg:dbname=x;host=h|u|<hidden>");
+        // DBI driver names are case-sensitive: this names no SQLite
+        assert!(matches!(fields("sqlite:/x"), Fields::Server(_)));
+        assert_eq!(server_fields("mysql:dbname=x").user, "");
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! transaction; it only adds empty structure), then deletes and inserts
 //! every table inside one transaction. No TLS, as xCAT sets it up.
 
-use super::backend::{for_each_record, insert_values, perl_number, Backend, TableSource};
+use super::backend::{
+    for_each_record, insert_values, perl_number, select_list, Backend, TableSource,
+};
 use super::cfgloc::Server;
 use super::csv::Row;
 use super::schema::{Dialect, Table};
@@ -100,18 +102,11 @@ impl Backend for Mysql {
         if existing.is_empty() {
             return Ok(());
         }
-        let select: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| {
-                if existing.contains(c) {
-                    q(c)
-                } else {
-                    "NULL".into()
-                }
-            })
-            .collect();
-        let sql = format!("SELECT {} FROM {}", select.join(","), q(&table.name));
+        let sql = format!(
+            "SELECT {} FROM {}",
+            select_list(table, &existing, Dialect::Mysql, ""),
+            q(&table.name)
+        );
         let server = self.server.clone();
         let fail = |e: String| Error::Db(format!("MySQL/MariaDB {server}: {}: {e}", table.name));
         let result = self.conn.query_iter(sql).map_err(|e| fail(e.to_string()))?;

@@ -5,7 +5,7 @@
 //! restore inside one transaction, so a failure rolls all of them back.
 //! No TLS: the database is on the MN or its LAN, as xCAT sets it up.
 
-use super::backend::{for_each_record, insert_values, Backend, TableSource};
+use super::backend::{for_each_record, insert_values, select_list, Backend, TableSource};
 use super::cfgloc::Server;
 use super::csv::Row;
 use super::schema::{Dialect, Table};
@@ -136,20 +136,9 @@ impl Backend for Postgres {
         if existing.is_empty() {
             return Ok(());
         }
-        let select: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| {
-                if existing.contains(c) {
-                    format!("{}::text", q(c))
-                } else {
-                    "NULL::text".into()
-                }
-            })
-            .collect();
         let sql = format!(
             "SELECT {} FROM {} ORDER BY ctid",
-            select.join(","),
+            select_list(table, &existing, Dialect::Postgres, "::text"),
             q(&table.name)
         );
         let server = self.server.clone();

@@ -7,7 +7,9 @@
 //! renamed over the originals. A failure before that point removes the
 //! staged files and leaves the database exactly as it was.
 
-use super::backend::{for_each_record, insert_values, perl_number, Backend, TableSource};
+use super::backend::{
+    for_each_record, insert_values, perl_number, select_list, Backend, TableSource,
+};
 use super::csv::Row;
 use super::schema::{Dialect, Table};
 use crate::error::IoContext;
@@ -252,20 +254,9 @@ impl Backend for Sqlite {
             return Ok(());
         }
         // Columns a table file lacks (an older xCAT) dump as NULL.
-        let select: Vec<String> = table
-            .columns
-            .iter()
-            .map(|c| {
-                if existing.contains(c) {
-                    ident(c)
-                } else {
-                    "NULL".into()
-                }
-            })
-            .collect();
         let sql = format!(
             "SELECT {} FROM {} ORDER BY rowid",
-            select.join(","),
+            select_list(table, &existing, Dialect::Postgres, ""),
             ident(&table.name)
         );
         let mut stmt = conn.prepare(&sql).map_err(|e| db_error(&path, e))?;

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use crate::db::cfgloc;
 use crate::error::{Error, Result};
 use crate::mn::arch::Arch;
 use crate::mn::distro::Distro;
@@ -105,28 +106,21 @@ impl DbKind {
             }
             return Ok(DbKind::from_cfgloc_line(first));
         }
-        let opt = root.resolve(&RelPath::new("opt/xcat/cfg")?)?;
-        let dir = if opt.is_dir() {
-            "/opt/xcat/cfg"
-        } else {
-            "/etc/xcat"
-        };
+        let opt = root.resolve(&RelPath::new(cfgloc::OPT_XCAT_CFG)?)?;
         Ok(DbKind::Sqlite {
-            dir: dir.to_string(),
+            dir: cfgloc::default_sqlite_dir(opt.is_dir()).to_string(),
         })
     }
 
     /// Interprets one cfgloc line: `SQLite:<dir>` and a bare directory are
-    /// SQLite, everything else names a server.
+    /// SQLite, everything else names a server (split by [`cfgloc::fields`],
+    /// judged later by the db backends).
     pub fn from_cfgloc_line(line: &str) -> DbKind {
-        match line.split_once(':') {
-            None => DbKind::Sqlite {
-                dir: line.to_string(),
-            },
-            Some((driver, dir)) if driver.eq_ignore_ascii_case("sqlite") => DbKind::Sqlite {
+        match cfgloc::fields(line) {
+            cfgloc::Fields::Sqlite(dir) => DbKind::Sqlite {
                 dir: dir.to_string(),
             },
-            Some(_) => DbKind::Cfgloc(Cfgloc {
+            cfgloc::Fields::Server(_) => DbKind::Cfgloc(Cfgloc {
                 raw: line.to_string(),
             }),
         }
@@ -186,7 +180,7 @@ impl Cfgloc {
 
     /// The driver as written: `mysql`, `Pg`, `DB2`.
     pub fn driver(&self) -> &str {
-        self.raw.split_once(':').map_or("", |(d, _)| d)
+        self.fields().driver
     }
 
     /// `mysql`, `postgresql`, `db2`, or the driver in lower case.
@@ -199,32 +193,26 @@ impl Cfgloc {
 
     /// What follows the driver up to the first `|`: `dbname=xcatdb;host=10.0.0.1`.
     pub fn dsn(&self) -> &str {
-        let after = self
-            .raw
-            .split_once(':')
-            .map_or(self.raw.as_str(), |(_, r)| r);
-        after.split('|').next().unwrap_or_default()
+        self.fields().dsn
     }
 
     pub fn user(&self) -> &str {
-        self.raw.split('|').nth(1).unwrap_or_default()
+        self.fields().user
     }
 
     /// Everything after the second `|` (xCAT itself breaks on a `|` in a password).
     pub fn password(&self) -> &str {
-        self.raw.splitn(3, '|').nth(2).unwrap_or_default()
+        self.fields().password
+    }
+
+    fn fields(&self) -> cfgloc::ServerFields<'_> {
+        cfgloc::server_fields(&self.raw)
     }
 }
 
 impl fmt::Debug for Cfgloc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}|{}|<hidden>",
-            self.driver(),
-            self.dsn(),
-            self.user()
-        )
+        fmt::Debug::fmt(&self.fields(), f)
     }
 }
 

@@ -92,19 +92,7 @@ fn copy_and_define(root: &Root, source: &Path, family: Family, reg: &mut Registe
     let reader = open_volumes(source)?;
     let mut archive = tar::Archive::new(reader);
     let mut entries = archive.entries().at(&shown)?;
-    let first = entries
-        .next()
-        .ok_or_else(|| Error::format(&shown, 0, "empty archive, no index"))?
-        .at(&shown)?;
-    let first_name = first.path().at(&shown)?.to_string_lossy().into_owned();
-    if first_name != INDEX_MEMBER {
-        return Err(Error::format(
-            &shown,
-            0,
-            format!("first member is {first_name:?}, expected {INDEX_MEMBER}"),
-        ));
-    }
-    let index = read_index(first, &shown)?;
+    let index = read_index_member(&mut entries, &shown)?;
     prepare(root, &index, family, reg)?;
     for entry in entries {
         let mut entry = entry.at(&shown)?;
@@ -156,6 +144,29 @@ fn open_volumes(path: &Path) -> Result<Box<dyn Read>> {
     Ok(reader)
 }
 
+/// Reads the repo index, the first member of an `xcat-rpms.tar` stream,
+/// from its `entries`, leaving the rest to be read; `shown` names the
+/// stick's file in errors.
+pub fn read_index_member<R: Read>(
+    entries: &mut tar::Entries<'_, R>,
+    shown: &Path,
+) -> Result<RepoIndex> {
+    let first = entries
+        .next()
+        .ok_or_else(|| Error::format(shown, 0, "empty archive: no repo index"))?
+        .at(shown)?;
+    let name = first.path().at(shown)?.to_string_lossy().into_owned();
+    if name != INDEX_MEMBER {
+        return Err(Error::format(
+            shown,
+            0,
+            format!("first member is {name:?}, expected {INDEX_MEMBER}"),
+        ));
+    }
+    read_index(first, shown)
+}
+
+/// Parses and checks a repo index of at most 64 MiB read from `r`.
 fn read_index(r: impl Read, shown: &Path) -> Result<RepoIndex> {
     // The index is small; cap it so a hostile stick cannot make us read gigabytes.
     let mut text = Vec::new();
@@ -456,4 +467,43 @@ fn apt_definition(repo: &Repo, dir: &RelPath) -> Result<String> {
     }
     line.push('\n');
     Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries_of(tar: &[u8]) -> Result<RepoIndex> {
+        let mut archive = tar::Archive::new(tar);
+        let mut entries = archive.entries().unwrap();
+        read_index_member(&mut entries, Path::new("/stick/xcat-rpms.tar"))
+    }
+
+    #[test]
+    fn the_index_is_read_from_the_first_member_only() {
+        let mut packed = Vec::new();
+        crate::repo::pack(&[], &mut packed).unwrap();
+        assert_eq!(entries_of(&packed).unwrap().format, INDEX_FORMAT);
+
+        let e = entries_of(&[0u8; 1024]).unwrap_err().to_string();
+        assert_eq!(
+            e, "/stick/xcat-rpms.tar: empty archive: no repo index",
+            "{e}"
+        );
+
+        let mut other = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_ustar();
+        header.set_size(2);
+        header.set_cksum();
+        other
+            .append_data(&mut header, "repos/x/a.rpm", &b"{}"[..])
+            .unwrap();
+        let e = entries_of(&other.into_inner().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("first member is \"repos/x/a.rpm\", expected xcatport-repos.json"),
+            "{e}"
+        );
+    }
 }

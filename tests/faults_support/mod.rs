@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 use xcatport::fixture::{self, Family, Scale, Spec};
 use xcatport::snapshot::{self, manifest, FileRecord, ManifestHead};
 
+#[path = "../command_support/mod.rs"]
+mod command;
+#[allow(unused_imports)] // each test binary uses a part
+pub use command::{stderr, text};
+
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");
 pub const IMPORT: &str = env!("CARGO_BIN_EXE_xcatimport");
 
@@ -74,19 +79,6 @@ pub fn import_cmd(stick: &Path, root: &Path, extra: &[&str]) -> Command {
 /// Runs `cmd` to the end.
 pub fn run(mut cmd: Command) -> Output {
     cmd.output().unwrap()
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A small deterministic generator (xorshift64*), so every failure names
@@ -241,4 +233,66 @@ impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
+}
+
+/// The real export of the fixture with `extra` export arguments, in
+/// `<work>/base`, made once per work dir.
+pub fn base_stick(work: &Path, extra: &[&str]) -> PathBuf {
+    let stick = work.join("base");
+    if !stick.exists() {
+        let mn = mn(work);
+        let out = run(export_cmd(&mn, &stick, &static_stub(work), extra));
+        assert!(out.status.success(), "{}", text(&out));
+        std::fs::remove_dir_all(&mn).unwrap();
+    }
+    stick
+}
+
+/// A copy of the stick `from` (a flat directory) at `to`.
+pub fn copy_stick(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Forges a consistent stick: its data volume becomes `tar` compressed
+/// with zstd (`xcat-data.tar.zst`), MANIFEST.json lists that volume and
+/// gets `edit`'s further changes, and SHA256SUMS is rewritten to match.
+pub fn replace_data(stick: &Path, tar: &[u8], edit: impl FnOnce(&mut serde_json::Value)) {
+    use sha2::{Digest, Sha256};
+    let name = "xcat-data.tar.zst";
+    let data = zstd::encode_all(tar, 3).unwrap();
+    std::fs::write(stick.join(name), &data).unwrap();
+    let manifest = stick.join(snapshot::MANIFEST);
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    m["data"]["volumes"] = serde_json::json!([{
+        "name": name,
+        "size": data.len(),
+        "sha256": hex::encode(Sha256::digest(&data)),
+    }]);
+    edit(&mut m);
+    std::fs::write(&manifest, serde_json::to_vec(&m).unwrap()).unwrap();
+    resum(stick);
+}
+
+/// Rewrites SHA256SUMS over every other file of the stick.
+pub fn resum(stick: &Path) {
+    use sha2::{Digest, Sha256};
+    let mut names: Vec<String> = std::fs::read_dir(stick)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "SHA256SUMS")
+        .collect();
+    names.sort();
+    let text: String = names
+        .iter()
+        .map(|n| {
+            let sha = hex::encode(Sha256::digest(std::fs::read(stick.join(n)).unwrap()));
+            format!("{sha}  {n}\n")
+        })
+        .collect();
+    std::fs::write(stick.join("SHA256SUMS"), text).unwrap();
 }

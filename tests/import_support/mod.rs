@@ -8,8 +8,17 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+#[path = "../command_support/mod.rs"]
+mod command;
 pub mod deb;
 pub mod rpm;
+pub mod tools;
+#[path = "../tree_support/mod.rs"]
+mod tree;
+#[allow(unused_imports)] // each test binary uses a part
+pub use command::{stderr, text};
+#[allow(unused_imports)] // each test binary uses a part
+pub use tree::{scratch, Tree};
 
 pub const EXPORT: &str = env!("CARGO_BIN_EXE_xcatexport");
 pub const IMPORT: &str = env!("CARGO_BIN_EXE_xcatimport");
@@ -47,78 +56,6 @@ pub fn elf(machine: u16) -> Vec<u8> {
 pub const UBUNTU: &str = "NAME=\"Ubuntu\"\nID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n";
 pub const ROCKY: &str =
     "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.4\"\n";
-
-/// A directory tree under /var/tmp (xattrs need a real filesystem).
-pub struct Tree {
-    pub dir: tempfile::TempDir,
-}
-
-impl Tree {
-    pub fn new(prefix: &str) -> Tree {
-        Tree {
-            dir: tempfile::Builder::new()
-                .prefix(prefix)
-                .tempdir_in("/var/tmp")
-                .unwrap(),
-        }
-    }
-
-    pub fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn path(&self, rel: &str) -> PathBuf {
-        self.root().join(rel)
-    }
-
-    pub fn file(&self, rel: &str, content: impl AsRef<[u8]>) -> &Self {
-        let p = self.path(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, content).unwrap();
-        self
-    }
-
-    pub fn dir(&self, rel: &str) -> &Self {
-        std::fs::create_dir_all(self.path(rel)).unwrap();
-        self
-    }
-
-    pub fn mode(&self, rel: &str, mode: u32) -> &Self {
-        std::fs::set_permissions(self.path(rel), std::fs::Permissions::from_mode(mode)).unwrap();
-        self
-    }
-
-    pub fn owner(&self, rel: &str, uid: u32, gid: u32) -> &Self {
-        std::os::unix::fs::lchown(self.path(rel), Some(uid), Some(gid)).unwrap();
-        self
-    }
-
-    pub fn mtime(&self, rel: &str, secs: i64) -> &Self {
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64);
-        let f = std::fs::File::options()
-            .write(!self.path(rel).is_dir())
-            .read(true)
-            .open(self.path(rel))
-            .unwrap();
-        f.set_modified(t).unwrap();
-        self
-    }
-
-    pub fn symlink(&self, rel: &str, target: &str) -> &Self {
-        std::os::unix::fs::symlink(target, self.path(rel)).unwrap();
-        self
-    }
-
-    pub fn hardlink(&self, rel: &str, existing: &str) -> &Self {
-        std::fs::hard_link(self.path(existing), self.path(rel)).unwrap();
-        self
-    }
-
-    pub fn xattr(&self, rel: &str, name: &str, value: &[u8]) -> &Self {
-        xattr::set(self.path(rel), name, value).unwrap();
-        self
-    }
-}
 
 /// Deterministic incompressible bytes.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -228,8 +165,53 @@ pub fn export(src: &Tree, work: &Path, extra: &[&str]) -> PathBuf {
     stick
 }
 
+/// The snapshot of `src` in `<work>/stick`, made in-process with
+/// `SAMPLE_DUMP` as its database dump and the probed source facts changed
+/// by `adjust` (e.g. another database kind).
+pub fn export_with_facts(
+    src: &Tree,
+    work: &Path,
+    adjust: impl FnOnce(&mut xcatport::snapshot::SourceFacts),
+) -> PathBuf {
+    use clap::Parser;
+    let stick = work.join("stick");
+    let stub = static_stub(work);
+    let args = xcatport::cli::ExportArgs::parse_from([
+        "xcatexport".as_ref(),
+        "--root".as_ref(),
+        src.root().as_os_str(),
+        "--import-binary".as_ref(),
+        stub.as_os_str(),
+        stick.as_os_str(),
+    ]);
+    let root = xcatport::mn::Root::open(src.root()).unwrap();
+    let mut facts =
+        xcatport::snapshot::SourceFacts::from(&xcatport::mn::MnFacts::probe(&root).unwrap());
+    adjust(&mut facts);
+    let mut db = xcatport::snapshot::DirDump(PathBuf::from(SAMPLE_DUMP));
+    xcatport::app::export::run_with(&args, &mut db, facts, &Default::default()).unwrap();
+    stick
+}
+
+/// `export` of a source with packages installed from its repos, asserting
+/// the snapshot collected them.
+pub fn export_with_packages(src: &Tree, work: &Path) -> PathBuf {
+    let stick = export(src, work, &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(stick.join("MANIFEST.json")).unwrap()).unwrap();
+    assert_eq!(manifest["packages"]["collected"], true);
+    stick
+}
+
 pub fn import(stick: &Path, root: &Path, extra: &[&str]) -> Output {
     import_env(stick, root, extra, &[])
+}
+
+/// `import`, asserting that xcatimport succeeded.
+pub fn import_ok(stick: &Path, root: &Path, extra: &[&str]) -> Output {
+    let out = import(stick, root, extra);
+    assert!(out.status.success(), "{}", text(&out));
+    out
 }
 
 pub fn import_env(stick: &Path, root: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
@@ -239,19 +221,6 @@ pub fn import_env(stick: &Path, root: &Path, extra: &[&str], env: &[(&str, &str)
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-pub fn text(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-pub fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Everything the restore must reproduce about one entry.
@@ -363,6 +332,70 @@ pub fn comparable(l: BTreeMap<PathBuf, Listed>, members: &[PathBuf]) -> BTreeMap
         }
     }
     l
+}
+
+/// Real xCAT's tabdump of its default database (71 tables).
+pub const SAMPLE_DUMP: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/xcat-samples/dump/default/out"
+);
+
+/// Gives `src` a SQLite database holding `SAMPLE_DUMP`'s tables.
+pub fn with_sample_database(src: &Tree) {
+    let opts = xcatport::db::RestoreOptions {
+        all: true,
+        exact: false,
+    };
+    xcatport::db::restore_from_dir(src.root(), Path::new(SAMPLE_DUMP), &opts).unwrap();
+}
+
+/// Asserts that the database under `root` dumps every table of
+/// `SAMPLE_DUMP` back to the same bytes.
+pub fn assert_database_is_sample_dump(root: &Path) {
+    let dumped = db_dump(root);
+    let mut compared = 0;
+    for e in std::fs::read_dir(SAMPLE_DUMP).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "csv") {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(
+                dumped.get(&name),
+                Some(&std::fs::read_to_string(&p).unwrap()),
+                "{name}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 60, "{compared}");
+}
+
+/// Asserts that every snapshot member of `stick` is in `new` as it is in
+/// `src` (SQLite files and members `skip` names excepted) and that both
+/// databases dump to the same tables.
+pub fn assert_members_restored(stick: &Path, src: &Tree, new: &Tree, skip: impl Fn(&Path) -> bool) {
+    let before = listing(src.root());
+    let after = listing(new.root());
+    let members = members(stick);
+    assert!(members.len() >= 15);
+    for m in &members {
+        if m.extension().is_some_and(|x| x == "sqlite") || skip(m) {
+            continue; // the databases are compared by dump below
+        }
+        assert_eq!(after.get(m), before.get(m), "member {}", m.display());
+    }
+    assert_eq!(db_dump(new.root()), db_dump(src.root()));
+}
+
+/// Rolls back the restore of `stick` into `new`, asserts it succeeded and
+/// said the installed packages stay; returns its stdout.
+pub fn rollback_keeping_packages(stick: &Path, new: &Tree) -> String {
+    let out = import_ok(stick, new.root(), &["--rollback"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        stdout.contains("packages   rolled back: packages left installed"),
+        "{stdout}"
+    );
+    stdout
 }
 
 /// The database under `root` as tabdump CSV text, table by table.

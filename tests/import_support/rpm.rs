@@ -1,24 +1,15 @@
 #![allow(dead_code)] // shared by several test binaries, each using a part
 //! Small xCAT-named noarch RPMs built with rpmbuild, repos made with
-//! createrepo_c, and rpm databases written with `rpm --justdb` (the same
-//! recipe tests/repo_rpm.rs uses, from here), for restores that install packages.
+//! createrepo_c, and rpm databases written with `rpm --justdb`, for
+//! restores that install packages and for tests/repo_rpm.rs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use super::tools::{sh, write_file};
+
 pub const XCAT_VERSION: &str = "2.16.5";
 pub const XCAT_RELEASE: &str = "snap202301011200";
-
-pub fn sh(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A noarch rpm with one file `/opt/xcat-test/<name>` and no scriptlets.
 pub fn build_rpm(
@@ -90,25 +81,40 @@ pub fn make_repo(dir: &Path, rpms: &[&PathBuf]) {
 /// Adds xcat-core and xcat-dep repos under `/install/xcat` with yum repo
 /// files to the MN at `root`, and records every package as installed.
 pub fn add_xcat_repos(root: &Path, rpms: &Rpms) {
+    add_repos(
+        root,
+        rpms,
+        "install/xcat/xcat-dep/rh9/noarch",
+        &[
+            (
+                "etc/yum.repos.d/xcat-core.repo",
+                "[xcat-core]\nname=xCAT 2 Core packages\nbaseurl=file:///install/xcat/xcat-core\nenabled=1\ngpgcheck=0\n",
+            ),
+            (
+                "etc/yum.repos.d/xcat-dep.repo",
+                "[xcat-dep]\nname=xCAT 2 depedencies\nbaseurl=file:///install/xcat/xcat-dep/rh$releasever/noarch\nenabled=1\ngpgcheck=0\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep\n",
+            ),
+        ],
+    );
+}
+
+/// The xcat-core repo at `install/xcat/xcat-core`, the dep repo at
+/// `dep_dir`, xcat-dep's gpg key, the repo `definitions` (path, text), and
+/// every package recorded as installed.
+fn add_repos(root: &Path, rpms: &Rpms, dep_dir: &str, definitions: &[(&str, &str)]) {
     let core: Vec<&PathBuf> = rpms.core.iter().collect();
     make_repo(&root.join("install/xcat/xcat-core"), &core);
-    make_repo(&root.join("install/xcat/xcat-dep/rh9/noarch"), &[&rpms.dep]);
-    let write = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
-    write("etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep", "dep key\n");
-    write(
-        "etc/yum.repos.d/xcat-core.repo",
-        "[xcat-core]\nname=xCAT 2 Core packages\nbaseurl=file:///install/xcat/xcat-core\nenabled=1\ngpgcheck=0\n",
-    );
-    write(
-        "etc/yum.repos.d/xcat-dep.repo",
-        "[xcat-dep]\nname=xCAT 2 depedencies\nbaseurl=file:///install/xcat/xcat-dep/rh$releasever/noarch\nenabled=1\ngpgcheck=0\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep\n",
-    );
-    let mut installed = core;
-    installed.push(&rpms.dep);
+    make_repo(&root.join(dep_dir), &[&rpms.dep]);
+    write_file(root, "etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep", "dep key\n");
+    for (rel, text) in definitions {
+        write_file(root, rel, text);
+    }
+    record_installed(root, rpms);
+}
+
+/// Records every package of `rpms` in the rpm database under `root`
+/// without installing its files.
+pub fn record_installed(root: &Path, rpms: &Rpms) {
     sh(Command::new("rpm")
         .arg("--root")
         .arg(root)
@@ -120,7 +126,8 @@ pub fn add_xcat_repos(root: &Path, rpms: &Rpms) {
             "--nodeps",
             "--noscripts",
         ])
-        .args(installed));
+        .args(&rpms.core)
+        .arg(&rpms.dep));
 }
 
 /// `EPOCH:VERSION-RELEASE` of an installed package, or rpm's "not installed".
@@ -145,41 +152,22 @@ pub fn rpm_q(root: &Path, name: &str) -> String {
 /// files (as a SLES MN has them) to the MN at `root`, the dep repo signed
 /// and checked, and records every package as installed.
 pub fn add_zypper_repos(root: &Path, rpms: &Rpms) {
-    let core: Vec<&PathBuf> = rpms.core.iter().collect();
-    make_repo(&root.join("install/xcat/xcat-core"), &core);
-    make_repo(
-        &root.join("install/xcat/xcat-dep/sles15/noarch"),
-        &[&rpms.dep],
+    add_repos(
+        root,
+        rpms,
+        "install/xcat/xcat-dep/sles15/noarch",
+        &[
+            (
+                "etc/zypp/repos.d/xcat-core.repo",
+                "[xcat-core]\nname=xCAT 2 Core packages\nenabled=1\nautorefresh=0\n\
+                 baseurl=file:///install/xcat/xcat-core\ntype=rpm-md\ngpgcheck=0\n",
+            ),
+            (
+                "etc/zypp/repos.d/xcat-dep.repo",
+                "[xcat-dep]\nname=xCAT 2 depedencies\nenabled=1\nautorefresh=0\n\
+                 baseurl=file:///install/xcat/xcat-dep/sles15/noarch\ntype=rpm-md\ngpgcheck=0\n\
+                 gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep\n",
+            ),
+        ],
     );
-    let write = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
-    write("etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep", "dep key\n");
-    write(
-        "etc/zypp/repos.d/xcat-core.repo",
-        "[xcat-core]\nname=xCAT 2 Core packages\nenabled=1\nautorefresh=0\n\
-         baseurl=file:///install/xcat/xcat-core\ntype=rpm-md\ngpgcheck=0\n",
-    );
-    write(
-        "etc/zypp/repos.d/xcat-dep.repo",
-        "[xcat-dep]\nname=xCAT 2 depedencies\nenabled=1\nautorefresh=0\n\
-         baseurl=file:///install/xcat/xcat-dep/sles15/noarch\ntype=rpm-md\ngpgcheck=0\n\
-         gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-xcat-dep\n",
-    );
-    let mut installed = core;
-    installed.push(&rpms.dep);
-    sh(Command::new("rpm")
-        .arg("--root")
-        .arg(root)
-        .args([
-            "--dbpath",
-            "/var/lib/rpm",
-            "-i",
-            "--justdb",
-            "--nodeps",
-            "--noscripts",
-        ])
-        .args(installed));
 }

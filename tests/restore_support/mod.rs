@@ -30,17 +30,7 @@ pub fn tempdir() -> tempfile::TempDir {
 pub fn tree_listing(dir: &Path, accounts: &Accounts, exclude: &[&str]) -> Vec<String> {
     let mut lines = Vec::new();
     let mut first_of_inode: HashMap<(u64, u64), String> = HashMap::new();
-    let walk = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name();
-    for entry in walk {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
-        if exclude.iter().any(|e| rel.starts_with(e)) {
-            continue;
-        }
-        let m = fs::symlink_metadata(entry.path()).unwrap();
+    for (entry, rel, m) in entries_under(dir, exclude) {
         let ft = m.file_type();
         let kind = if ft.is_dir() {
             "dir"
@@ -101,6 +91,27 @@ pub fn tree_listing(dir: &Path, accounts: &Accounts, exclude: &[&str]) -> Vec<St
     lines
 }
 
+/// Every entry under `dir` (the dir itself excluded), sorted by name, not
+/// following links, with its path relative to `dir` and its lstat; paths
+/// in `exclude` (relative) and everything under them are left out.
+fn entries_under<'a>(
+    dir: &'a Path,
+    exclude: &'a [&str],
+) -> impl Iterator<Item = (walkdir::DirEntry, PathBuf, fs::Metadata)> + 'a {
+    walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .map(move |entry| {
+            let entry = entry.unwrap();
+            let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
+            let m = fs::symlink_metadata(entry.path()).unwrap();
+            (entry, rel, m)
+        })
+        .filter(|(_, rel, _)| !exclude.iter().any(|e| rel.starts_with(e)))
+}
+
 pub fn sha256_file(path: &Path) -> String {
     let mut f = fs::File::open(path).unwrap();
     let mut h = Sha256::new();
@@ -122,17 +133,7 @@ pub fn sha256_file(path: &Path) -> String {
 pub fn archive_of(dir: &Path, accounts: &Accounts, exclude: &[&str]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut seen: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let walk = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .follow_links(false)
-        .sort_by_file_name();
-    for entry in walk {
-        let entry = entry.unwrap();
-        let rel = entry.path().strip_prefix(dir).unwrap().to_path_buf();
-        if exclude.iter().any(|e| rel.starts_with(e)) {
-            continue;
-        }
-        let m = fs::symlink_metadata(entry.path()).unwrap();
+    for (entry, rel, m) in entries_under(dir, exclude) {
         let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
         if let Some(u) = accounts.user_name(m.uid()) {
             pax.push(("uname".into(), u.as_bytes().to_vec()));
