@@ -361,7 +361,7 @@ mod tests {
         let err = read_recipients_file(&rf).unwrap_err().to_string();
         assert!(err.contains("r.txt:1"), "{err}");
         std::fs::write(&idf, "AGE-SECRET-KEY-1BROKEN\n").unwrap();
-        let err = read_identity_file(&idf).unwrap_err().to_string();
+        let err = read_identity_file(&idf).err().unwrap().to_string();
         assert!(
             err.contains("key.txt:1") && !err.contains("BROKEN"),
             "{err}"
