@@ -81,15 +81,18 @@ fn missing_required_arguments_are_usage_errors() {
 }
 
 #[test]
-fn encrypt_is_refused_as_not_available_with_exit_2() {
+fn encrypt_without_a_key_off_a_terminal_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("stick");
     let (code, _, stderr) = run(
         env!("CARGO_BIN_EXE_xcatexport"),
         &["--encrypt", "--dry-run", target.to_str().unwrap()],
     );
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("not available yet"), "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("--encrypt needs a key: --passphrase-file FILE"),
+        "{stderr}"
+    );
     assert!(!target.exists(), "nothing written for a refused option");
 }
 

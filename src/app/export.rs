@@ -1,5 +1,7 @@
 //! The `xcatexport` command: plan → check the target → write → verify →
-//! finalize, then a one-screen summary (or JSON).
+//! finalize, then a one-screen summary (or JSON). With `--encrypt` the key
+//! is obtained before anything is planned or written, and the written
+//! secret stream is decrypted again to verify it when the key allows.
 
 use crate::cli::ExportArgs;
 use crate::db::DumpOptions;
@@ -90,9 +92,16 @@ pub fn run_with(
     vars: &Vars,
 ) -> Result<Outcome> {
     let started = Instant::now();
-    if args.encrypt {
-        return Err(Error::NotAvailable("--encrypt".into()));
-    }
+    let lock = if args.encrypt {
+        let keys = super::keys::ExportKeys {
+            passphrase_file: args.passphrase_file.as_deref(),
+            recipients: &args.recipient,
+            recipients_files: &args.recipients_file,
+        };
+        super::keys::export_lock(&keys, !args.dry_run)?
+    } else {
+        None
+    };
     let root = &args.common.root;
     let profile = Profile::load(&args.profile)?;
     let family = plan::family_of(root);
@@ -148,7 +157,7 @@ pub fn run_with(
         eprintln!("warning: {w}");
         outcome.warnings.push(w);
     }
-    if target.fs.fat {
+    if target.fs.fat && !args.encrypt {
         let w = "the target is FAT/exFAT: secret files lose their 0600 modes on it; --encrypt is recommended".to_string();
         eprintln!("warning: {w}");
         outcome.warnings.push(w);
@@ -172,19 +181,36 @@ pub fn run_with(
         installed: found.recorded,
     };
     let staging = target.stage()?;
-    let report = snapshot::write_snapshot(
-        staging.path(),
-        &plan,
-        db,
-        &binary,
-        &opts,
-        &*progress::bar("writing"),
-    )?;
+    let bar = progress::bar("writing");
+    let report = match &lock {
+        Some(lock) => snapshot::writer::write_encrypted_snapshot(
+            staging.path(),
+            &plan,
+            db,
+            &binary,
+            &opts,
+            lock,
+            &*bar,
+        )?,
+        None => snapshot::write_snapshot(staging.path(), &plan, db, &binary, &opts, &*bar)?,
+    };
+    drop(bar);
+    let written = (&lock, &report.head.secrets, &report.secrets_plain_sha256);
+    if let (Some(lock), Some(record), Some(sha)) = written {
+        match lock.unlock() {
+            Some(key) => snapshot::crypt::verify_plaintext(staging.path(), record, &key, sha)?,
+            None => outcome.warnings.push(format!(
+                "{}: checked against SHA256SUMS only; encrypted to public keys, it can be decrypted only with their identities (xcatimport --verify --identity FILE checks it)",
+                snapshot::SECRETS
+            )),
+        }
+    }
     let verified: Verified = staging.finalize()?;
     outcome.plan = report.head.plan.clone();
-    outcome.entries = verified.head.data.entries;
-    outcome.bytes_in = verified.head.data.bytes_in;
-    outcome.bytes_out = verified.head.data.bytes_out;
+    let secrets = verified.head.secrets.as_ref();
+    outcome.entries = verified.head.data.entries + secrets.map_or(0, |s| s.entries);
+    outcome.bytes_in = verified.head.data.bytes_in + secrets.map_or(0, |s| s.bytes_in);
+    outcome.bytes_out = verified.head.data.bytes_out + secrets.map_or(0, |s| s.bytes_out);
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
 }

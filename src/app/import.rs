@@ -179,6 +179,8 @@ struct Preflight {
     selinux: bool,
     /// Which generated files and trees the snapshot carries.
     carried: Carried,
+    /// The key of an encrypted snapshot's secret stream, checked to decrypt it.
+    unlock: Option<snapshot::Unlock>,
 }
 
 impl Preflight {
@@ -231,10 +233,11 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
         live: false,
         selinux: false,
         carried: Carried::default(),
+        unlock: None,
     };
     match snapshot::verify(source) {
         Ok(v) => {
-            let vols = v.data_volumes.len() + v.rpms_volumes.len();
+            let vols = v.data_volumes.len() + v.rpms_volumes.len() + v.secrets_volumes.len();
             pre.pass(
                 "snapshot",
                 format!("{vols} volume(s) match SHA256SUMS and MANIFEST.json"),
@@ -252,10 +255,14 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
         Ok(f) => pre.facts = Some(f),
         Err(e) => pre.fail("target", e.to_string()),
     }
+    check_secrets(&mut pre, args);
     if let Some(v) = &pre.verified {
-        match live::site_from_stick(v) {
-            Ok(site) => pre.site = site,
-            Err(e) => pre.fail("site", e.to_string()),
+        // Without the key (--verify, --dry-run) an encrypted dump stays unread.
+        if v.head.secrets.is_none() || pre.unlock.is_some() {
+            match live::site_from_stick(v, pre.unlock.as_ref()) {
+                Ok(site) => pre.site = site,
+                Err(e) => pre.fail("site", e.to_string()),
+            }
         }
     }
     if let (Some(head), Some(facts)) = (pre.head.clone(), pre.facts.clone()) {
@@ -274,6 +281,74 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
     }
     check_journal(&mut pre, args, root);
     pre
+}
+
+/// An encrypted snapshot: the key from --passphrase-file or --identity (or
+/// typed at a terminal when restoring), and the secret stream decrypted and
+/// scanned in full now, so that a missing or wrong key or a corrupted stream
+/// stops the restore before anything is changed. --verify and --dry-run
+/// without a key only report that the stream is encrypted.
+fn check_secrets(pre: &mut Preflight, args: &ImportArgs) {
+    let Some(v) = &pre.verified else { return };
+    let Some(sec) = v.head.secrets.clone() else {
+        return;
+    };
+    let file = v.dir.join(&sec.name);
+    let restoring = !(args.verify || args.dry_run);
+    let prompt = restoring && sec.key == snapshot::KeyKind::Passphrase;
+    let flag = sec.key.import_flag();
+    let kind = match sec.key {
+        snapshot::KeyKind::Passphrase => "a passphrase",
+        snapshot::KeyKind::X25519 => "age public keys",
+    };
+    let key = match super::keys::import_unlock(
+        args.passphrase_file.as_deref(),
+        &args.identity,
+        prompt,
+    ) {
+        Ok(Some(k)) => k,
+        Ok(None) if !restoring => {
+            return pre.pass(
+                "secrets",
+                format!(
+                    "{}: encrypted to {kind}, not decrypted (give {flag} to check it)",
+                    file.display()
+                ),
+            )
+        }
+        Ok(None) => {
+            let typed = if sec.key == snapshot::KeyKind::Passphrase {
+                " (or run xcatimport on a terminal to type the passphrase)"
+            } else {
+                ""
+            };
+            return pre.fail(
+                "secrets",
+                format!(
+                    "{}: the secret files and the database dump are encrypted to {kind}; give {flag}{typed}",
+                    file.display()
+                ),
+            );
+        }
+        Err(e) => return pre.fail("secrets", e.to_string()),
+    };
+    let scanned =
+        snapshot::reader::open_secrets(v, &key).and_then(|r| restore::scan::scan(r, false));
+    match scanned {
+        Ok(r) => {
+            pre.pass(
+                "secrets",
+                format!(
+                    "{}: decrypts; {} entries, {} checked",
+                    file.display(),
+                    r.entries,
+                    human(r.bytes)
+                ),
+            );
+            pre.unlock = Some(key);
+        }
+        Err(e) => pre.fail("secrets", e.to_string()),
+    }
 }
 
 /// The snapshot's xCAT version (`2.16.5` or `2.16.5 (snap…)` in MANIFEST.json).
@@ -539,9 +614,14 @@ fn leading_number(version: &str) -> Option<u32> {
 
 /// Room for the data: its content bytes plus a block per entry.
 fn needed_bytes(head: &ManifestHead) -> u64 {
+    let (secret_bytes, secret_entries) = head
+        .secrets
+        .as_ref()
+        .map_or((0, 0), |s| (s.bytes_in, s.entries));
     head.data
         .bytes_in
-        .saturating_add(head.data.entries.saturating_mul(4096))
+        .saturating_add(secret_bytes)
+        .saturating_add((head.data.entries.saturating_add(secret_entries)).saturating_mul(4096))
 }
 
 fn check_space(pre: &mut Preflight, root: &Root, head: &ManifestHead) {
@@ -757,8 +837,13 @@ fn step_detail(step: Step, head: &ManifestHead, packages: Option<&PackageChoice>
     match step {
         Step::Files => {
             let (files, dirs, bytes) = head.plan.totals();
+            let secrets = head
+                .secrets
+                .as_ref()
+                .map(|s| format!(" and {} from {} (decrypted)", s.entries, s.name))
+                .unwrap_or_default();
             format!(
-                "extract {} entries ({files} files, {dirs} directories, {}) from {}; DB dump to /var/lib/xcatport/db",
+                "extract {} entries ({files} files, {dirs} directories, {}) from {}{secrets}; DB dump to /var/lib/xcatport/db",
                 head.data.entries,
                 human(bytes),
                 head.data.name
@@ -799,6 +884,20 @@ fn execute(
     bar.set_length(head.data.bytes_in);
     let data = verified.clone();
     let mut ex = Executor::new(root.path(), &*bar).data(move || snapshot::reader::open_data(&data));
+    match (&head.secrets, &pre.unlock) {
+        (None, _) => {}
+        (Some(_), Some(key)) => {
+            let (v, key) = (verified.clone(), key.clone());
+            ex = ex.secrets(move || snapshot::reader::open_secrets(&v, &key));
+        }
+        (Some(sec), None) => {
+            return Err(Error::Refused(format!(
+                "preflight failed, nothing was changed: {} needs {}",
+                verified.dir.join(&sec.name).display(),
+                sec.key.import_flag()
+            )))
+        }
+    }
     let family = facts.distro.family;
     ex = ex.action(
         Step::Repos,

@@ -5,6 +5,7 @@ pub mod export;
 pub mod imgexport;
 pub mod imgimport;
 pub mod import;
+pub mod keys;
 pub mod mkfixture;
 pub mod reconfig;
 pub mod xcatdb;

@@ -71,9 +71,19 @@ pub struct ExportArgs {
     /// Write into a non-empty target directory
     #[arg(long)]
     pub force: bool,
-    /// Encrypt secrets with age into xcat-secrets.tar.zst.age
+    /// Encrypt the secret files and the database dump with age into
+    /// xcat-secrets.tar.zst.age (asks for a passphrase on a terminal unless a key is given)
     #[arg(long)]
     pub encrypt: bool,
+    /// With --encrypt: the passphrase is the first line of FILE
+    #[arg(long, value_name = "FILE", requires = "encrypt")]
+    pub passphrase_file: Option<PathBuf>,
+    /// With --encrypt: an age public key (age1…) that can decrypt (repeatable)
+    #[arg(long, value_name = "AGE1…", requires = "encrypt")]
+    pub recipient: Vec<String>,
+    /// With --encrypt: a file of age public keys, one per line (repeatable)
+    #[arg(long, value_name = "FILE", requires = "encrypt")]
+    pub recipients_file: Vec<PathBuf>,
     /// Static xcatimport binary to put on the stick
     #[arg(long, value_name = "PATH")]
     pub import_binary: Option<PathBuf>,
@@ -136,6 +146,12 @@ pub struct ImportArgs {
     /// Answer yes to every prompt
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Encrypted stick: the passphrase is the first line of FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "identity")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Encrypted stick: an age identity file (AGE-SECRET-KEY-1…) (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Vec<PathBuf>,
     /// Verbose output
     #[arg(short = 'v', short_alias = 'V', long)]
     pub verbose: bool,

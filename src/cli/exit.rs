@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn not_available_exits_2_and_others_1() {
-        let na = anyhow::Error::new(Error::NotAvailable("--encrypt".into()));
+        let na = anyhow::Error::new(Error::NotAvailable("the mysql backend".into()));
         assert_eq!(code_for(&na), 2);
         let refused = anyhow::Error::new(Error::Refused("no".into())).context("export");
         assert_eq!(code_for(&refused), 1);

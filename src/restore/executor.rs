@@ -8,7 +8,7 @@
 //! `resume` redoes the interrupted step and continues; `rollback` undoes
 //! the files step from its change log and calls the other steps' undo.
 
-use super::extract::{extract, EntryHook, ExtractOptions};
+use super::extract::{extract_streams, EntryHook, ExtractOptions};
 use super::journal::{sync_filesystem, Journal, RollbackReport, StepState};
 use super::steps::{Action, RestorePlan, Step};
 use crate::mn::accounts::Accounts;
@@ -70,6 +70,7 @@ pub struct Executor<'a> {
     actions: HashMap<Step, Box<dyn StepAction + 'a>>,
     after: HashMap<Step, Box<dyn StepAction + 'a>>,
     open_data: Option<OpenData<'a>>,
+    open_secrets: Option<OpenData<'a>>,
     entry_hook: Option<EntryHook<'a>>,
     allow_special: bool,
     keep_existing: Vec<PathBuf>,
@@ -86,6 +87,7 @@ impl<'a> Executor<'a> {
             actions: HashMap::new(),
             after: HashMap::new(),
             open_data: None,
+            open_secrets: None,
             entry_hook: None,
             // The writer never exports device nodes or fifos, so a snapshot
             // holding one was crafted: refused unless a caller opts in.
@@ -124,6 +126,25 @@ impl<'a> Executor<'a> {
     pub fn data(mut self, open: impl FnMut() -> Result<Box<dyn Read + 'a>> + 'a) -> Self {
         self.open_data = Some(Box::new(open));
         self
+    }
+
+    /// How to open the decrypted secret tar of an encrypted snapshot; it is
+    /// scanned and extracted before the data tar, in the same files step.
+    pub fn secrets(mut self, open: impl FnMut() -> Result<Box<dyn Read + 'a>> + 'a) -> Self {
+        self.open_secrets = Some(Box::new(open));
+        self
+    }
+
+    /// The tar streams of the files step, in extraction order.
+    fn open_streams(&mut self) -> Result<Vec<Box<dyn Read + 'a>>> {
+        let mut streams = Vec::new();
+        if let Some(open) = self.open_secrets.as_mut() {
+            streams.push(open()?);
+        }
+        if let Some(open) = self.open_data.as_mut() {
+            streams.push(open()?);
+        }
+        Ok(streams)
     }
 
     /// Called before each extracted entry (fault injection, cancellation).
@@ -235,11 +256,11 @@ impl<'a> Executor<'a> {
     /// Reads the data stream once before the journal exists, so a hostile
     /// member is refused while nothing under the root has changed.
     fn scan_data(&mut self) -> Result<()> {
-        let Some(open) = self.open_data.as_mut() else {
+        if self.open_data.is_none() {
             return Ok(());
-        };
-        let data = open()?;
-        super::scan::scan(data, self.allow_special)
+        }
+        let streams = self.open_streams()?;
+        super::scan::scan_streams(streams, self.allow_special)
             .map(|_| ())
             .map_err(|e| {
                 Error::Refused(format!(
@@ -320,11 +341,12 @@ impl<'a> Executor<'a> {
     }
 
     fn files(&mut self, journal: &mut Journal, report: &mut Report) -> Result<String> {
-        let open = self
-            .open_data
-            .as_mut()
-            .ok_or_else(|| Error::NotAvailable("the files step without a data stream".into()))?;
-        let data = open()?;
+        if self.open_data.is_none() {
+            return Err(Error::NotAvailable(
+                "the files step without a data stream".into(),
+            ));
+        }
+        let streams = self.open_streams()?;
         // Loaded now, after the packages step created its users and groups.
         let accounts = Accounts::load(&self.root)?;
         for skipped in accounts.skipped_lines() {
@@ -339,7 +361,7 @@ impl<'a> Executor<'a> {
             ..Default::default()
         };
         let changes = journal.changes()?;
-        let done = extract(data, &self.root, &accounts, changes, opts, self.progress)?;
+        let done = extract_streams(streams, &self.root, &accounts, changes, opts, self.progress)?;
         report.warnings.extend(done.warnings);
         let mut detail = format!(
             "{} entries, {} bytes, {} replaced (kept for rollback)",

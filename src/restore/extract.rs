@@ -89,6 +89,28 @@ pub fn extract<R: Read>(
     opts: ExtractOptions<'_>,
     progress: &dyn Progress,
 ) -> Result<ExtractReport> {
+    extract_streams(
+        std::iter::once(reader),
+        root,
+        accounts,
+        changes,
+        opts,
+        progress,
+    )
+}
+
+/// Extracts several tar streams one after the other as one extraction (an
+/// encrypted snapshot's secret stream, then its data stream): hardlinks may
+/// point to members of an earlier stream, entry indexes run on, and
+/// directory metadata is applied once, after the last stream.
+pub fn extract_streams<R: Read>(
+    readers: impl IntoIterator<Item = R>,
+    root: &Path,
+    accounts: &Accounts,
+    changes: &mut dyn ChangeSink,
+    opts: ExtractOptions<'_>,
+    progress: &dyn Progress,
+) -> Result<ExtractReport> {
     let mut run = Run {
         root,
         accounts,
@@ -99,8 +121,9 @@ pub fn extract<R: Read>(
         extracted: HashSet::new(),
         dirs: Vec::new(),
         unknown_names: BTreeSet::new(),
+        next_index: 0,
     };
-    let result = run.entries(reader);
+    let result = readers.into_iter().try_for_each(|r| run.entries(r));
     // Directory metadata is applied even after a failure, so that a
     // resumed or rolled-back run starts from consistent directories.
     let finished = run.finish_dirs();
@@ -128,6 +151,8 @@ struct Run<'r, 'o> {
     extracted: HashSet<PathBuf>,
     dirs: Vec<PendingDir>,
     unknown_names: BTreeSet<String>,
+    /// Index of the next entry, counted across streams.
+    next_index: u64,
 }
 
 /// Everything the loop needs from one entry's headers.
@@ -152,11 +177,13 @@ impl Run<'_, '_> {
         let archive_name = PathBuf::from("<archive>");
         let mut archive = tar::Archive::new(reader);
         let entries = archive.entries().at(&archive_name)?;
-        for (index, entry) in entries.enumerate() {
+        for entry in entries {
             let mut entry = entry.at(&archive_name)?;
             let raw = entry.path_bytes().into_owned();
+            let index = self.next_index;
+            self.next_index += 1;
             if let Some(hook) = self.opts.before_entry.as_mut() {
-                hook(index as u64, Path::new(OsStr::from_bytes(&raw)))?;
+                hook(index, Path::new(OsStr::from_bytes(&raw)))?;
             }
             let Some(mut header) = self.read_header(&mut entry, &raw)? else {
                 continue;

@@ -41,11 +41,16 @@ pub fn read_site_csv(input: impl BufRead, shown: &Path) -> Result<Site> {
     Ok(site)
 }
 
-/// The site table of the snapshot, read from the head of its data stream
-/// (the DB dump comes first, so only its members are decompressed).
-pub fn site_from_stick(v: &Verified) -> Result<Site> {
-    let data = snapshot::reader::open_data(v)?;
-    let shown = v.dir.join(&v.head.data.name);
+/// The site table of the snapshot, read from the head of the stream that
+/// holds the DB dump (the data stream, or the secret stream of an encrypted
+/// snapshot, which needs `key`); the dump comes first, so only its members
+/// are decompressed.
+pub fn site_from_stick(v: &Verified, key: Option<&snapshot::Unlock>) -> Result<Site> {
+    let data = snapshot::reader::open_dump(v, key)?;
+    let shown = match &v.head.secrets {
+        Some(sec) => v.dir.join(&sec.name),
+        None => v.dir.join(&v.head.data.name),
+    };
     let mut archive = tar::Archive::new(data);
     for entry in archive.entries().at(&shown)? {
         let entry = entry.at(&shown)?;

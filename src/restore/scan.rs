@@ -34,11 +34,34 @@ fn bad(path: &Path, reason: impl Into<String>) -> Error {
 /// Reads the whole tar stream and checks every header; the error names the
 /// first offending member.
 pub fn scan<R: Read>(reader: R, allow_special: bool) -> Result<ScanReport> {
-    let mut archive = tar::Archive::new(reader);
-    let stream = Path::new("data stream");
+    scan_streams(std::iter::once(reader), allow_special)
+}
+
+/// Scans several tar streams that are extracted as one (an encrypted
+/// snapshot's secret stream, then its data stream): a hardlink may name a
+/// member of an earlier stream, and a symlink of an earlier stream counts.
+pub fn scan_streams<R: Read>(
+    readers: impl IntoIterator<Item = R>,
+    allow_special: bool,
+) -> Result<ScanReport> {
     let mut seen: HashSet<PathBuf> = HashSet::new();
     let mut symlinks: HashSet<PathBuf> = HashSet::new();
     let mut report = ScanReport::default();
+    for reader in readers {
+        scan_one(reader, allow_special, &mut seen, &mut symlinks, &mut report)?;
+    }
+    Ok(report)
+}
+
+fn scan_one<R: Read>(
+    reader: R,
+    allow_special: bool,
+    seen: &mut HashSet<PathBuf>,
+    symlinks: &mut HashSet<PathBuf>,
+    report: &mut ScanReport,
+) -> Result<()> {
+    let mut archive = tar::Archive::new(reader);
+    let stream = Path::new("data stream");
     let entries = archive.entries().map_err(|e| Error::io(stream, e))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| Error::io(stream, e))?;
@@ -112,7 +135,7 @@ pub fn scan<R: Read>(reader: R, allow_special: bool) -> Result<ScanReport> {
         report.bytes += got;
         seen.insert(rel);
     }
-    Ok(report)
+    Ok(())
 }
 
 /// The schema table whose tabdump CSV `rel` is, for members of the DB dump.

@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 
 /// Format version of MANIFEST.json; bumped on incompatible changes.
 pub const FORMAT: u32 = 1;
+/// Format of snapshots with an encrypted secret stream: an xcatimport that
+/// knows only [`FORMAT`] refuses them instead of restoring without secrets.
+pub const FORMAT_ENCRYPTED: u32 = 2;
 
 /// What the source MN was: what the restore side must match, and what it
 /// reports. Never holds a secret (the cfgloc password stays out).
@@ -95,7 +98,38 @@ pub struct TableRecord {
     pub table: String,
     pub member: String,
     pub size: u64,
+    /// Empty in encrypted snapshots (see [`SecretsRecord`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
+}
+
+/// The encrypted secret stream `xcat-secrets.tar.zst.age` (only with
+/// `--encrypt`): the secret files and the DB dump, as a zstd tar encrypted
+/// with age.
+///
+/// No hash of plaintext is recorded for what it holds: the secret files'
+/// records keep path, owner, mode and size but no `sha256`, and the tables
+/// no `sha256`, because a SHA-256 of a short secret (a cfgloc or a passwd
+/// table whose other fields are guessable) can be brute-forced offline from
+/// this readable file. Integrity does not need them: age authenticates every
+/// chunk of the stream, and SHA256SUMS covers the ciphertext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretsRecord {
+    /// `xcat-secrets.tar.zst.age`; volumes are this name or this name plus `.NNN`.
+    pub name: String,
+    /// Always `age` (age-encryption.org/v1).
+    pub encryption: String,
+    /// `passphrase` or `x25519`: what `xcatimport` must be given.
+    pub key: super::crypt::KeyKind,
+    /// How many recipients can decrypt (1 for a passphrase).
+    pub recipients: usize,
+    pub volumes: Vec<VolumeRecord>,
+    /// Tar entries in the stream (secret files, DB tables).
+    pub entries: u64,
+    /// Content bytes before compression and encryption.
+    pub bytes_in: u64,
+    /// Bytes of the encrypted stream (sum of volume sizes).
+    pub bytes_out: u64,
 }
 
 /// The package repos on the stick (xcat-rpms.tar), or why there are none.
@@ -125,6 +159,9 @@ pub struct ManifestHead {
     pub data: DataRecord,
     pub database: Vec<TableRecord>,
     pub packages: PackagesRecord,
+    /// The encrypted secret stream, only in snapshots made with `--encrypt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<SecretsRecord>,
 }
 
 /// Kind of a tar member.
@@ -248,12 +285,17 @@ pub fn read(
         return Err(err);
     }
     let head = result.map_err(|e| Error::format(path, e.line() as u64, e.to_string()))?;
-    if head.format != FORMAT {
+    let known = match head.format {
+        FORMAT => head.secrets.is_none(),
+        FORMAT_ENCRYPTED => head.secrets.is_some(),
+        _ => false,
+    };
+    if !known {
         return Err(Error::format(
             path,
             0,
             format!(
-                "manifest format {} is not supported (this xcatport reads {FORMAT})",
+                "manifest format {} is not supported (this xcatport reads {FORMAT}, and {FORMAT_ENCRYPTED} with an encrypted secret stream)",
                 head.format
             ),
         ));

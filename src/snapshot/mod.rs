@@ -5,10 +5,13 @@
 //! `README.txt` and `SHA256SUMS`, which is written last and is the commit
 //! marker. The writer makes one streaming pass over the plan; [`verify`]
 //! re-reads what was written and is the only way to obtain a [`Verified`]
-//! snapshot, which [`reader`] turns back into a tar stream.
+//! snapshot, which [`reader`] turns back into a tar stream. With `--encrypt`
+//! the secret files and the DB dump go into a second stream,
+//! `xcat-secrets.tar.zst.age`, encrypted with age ([`crypt`]).
 
 pub mod background;
 pub mod compress;
+pub mod crypt;
 pub mod db;
 pub mod hash;
 pub mod manifest;
@@ -20,8 +23,9 @@ pub mod volume;
 pub mod writer;
 
 pub use compress::Codec;
+pub use crypt::{KeyKind, Lock, Unlock};
 pub use db::{DbDumpSource, DirDump, LiveDb, NoDatabase};
-pub use manifest::{FileRecord, ManifestHead, SourceFacts, VolumeRecord};
+pub use manifest::{FileRecord, ManifestHead, SecretsRecord, SourceFacts, VolumeRecord};
 pub use verify::{verify, Verified};
 pub use writer::{write_snapshot, WriteOptions, WriteReport};
 
@@ -32,6 +36,8 @@ pub const README: &str = "README.txt";
 pub const IMPORT_BINARY: &str = "xcatimport";
 pub const DATA_BASE: &str = "xcat-data.tar";
 pub const RPMS: &str = "xcat-rpms.tar";
+/// The encrypted secret stream (only with `--encrypt`): always zstd, then age.
+pub const SECRETS: &str = "xcat-secrets.tar.zst.age";
 /// Where the DB dump lives inside the data stream.
 pub const DB_DIR_IN_TAR: &str = ".xcatport/db";
 /// Names a target may contain without being "non-empty" (filesystem furniture).

@@ -4,7 +4,7 @@
 
 use super::hash::file_sha256;
 use super::manifest::{self, ManifestHead, VolumeRecord};
-use super::{sums, FURNITURE, MANIFEST, RPMS, SUMS};
+use super::{sums, FURNITURE, MANIFEST, RPMS, SECRETS, SUMS};
 use crate::error::IoContext;
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
@@ -19,6 +19,8 @@ pub struct Verified {
     pub data_volumes: Vec<PathBuf>,
     /// Package tar volumes in order (may be empty for snapshots without one).
     pub rpms_volumes: Vec<PathBuf>,
+    /// Encrypted secret stream volumes in order (empty unless `--encrypt`).
+    pub secrets_volumes: Vec<PathBuf>,
 }
 
 fn refuse(path: &Path, what: &str) -> Error {
@@ -72,35 +74,19 @@ pub fn verify(dir: &Path) -> Result<Verified> {
         .filter(|n| n.starts_with(RPMS))
         .collect();
     rpm_names.sort();
-    for v in &data.volumes {
-        let path = dir.join(&v.name);
-        match expected.get(v.name.as_str()) {
-            None => {
-                return Err(refuse(
-                    &path,
-                    "listed in MANIFEST.json but not in SHA256SUMS",
-                ))
-            }
-            Some(sha) if *sha != v.sha256 => {
-                return Err(refuse(
-                    &path,
-                    "SHA256SUMS and MANIFEST.json disagree on its checksum",
-                ))
-            }
-            Some(_) => {}
-        }
-        let size = std::fs::metadata(&path).at(&path)?.len();
-        if size != v.size {
-            let how = if size < v.size {
-                "truncated"
-            } else {
-                "longer than recorded"
-            };
+    let secrets = head.secrets.as_ref();
+    if let Some(sec) = secrets {
+        if sec.name != SECRETS {
             return Err(refuse(
-                &path,
-                &format!("{how}: {size} bytes, MANIFEST.json records {}", v.size),
+                &manifest_path,
+                &format!("names its secret stream {:?}, not {SECRETS}", sec.name),
             ));
         }
+        check_sequence(&manifest_path, &sec.name, &sec.volumes)?;
+    }
+    let streams = std::iter::once(&data.volumes).chain(secrets.map(|s| &s.volumes));
+    for v in streams.flatten() {
+        check_volume(dir, v, &expected)?;
     }
     for (name, sha) in &listed {
         if name == MANIFEST {
@@ -112,8 +98,44 @@ pub fn verify(dir: &Path) -> Result<Verified> {
         dir: dir.to_path_buf(),
         data_volumes: data.volumes.iter().map(|v| dir.join(&v.name)).collect(),
         rpms_volumes: rpm_names.into_iter().map(|n| dir.join(n)).collect(),
+        secrets_volumes: secrets
+            .map(|s| s.volumes.iter().map(|v| dir.join(&v.name)).collect())
+            .unwrap_or_default(),
         head,
     })
+}
+
+/// A volume MANIFEST.json lists: in SHA256SUMS with the same hash, of the recorded size.
+fn check_volume(dir: &Path, v: &VolumeRecord, expected: &HashMap<&str, &str>) -> Result<()> {
+    let path = dir.join(&v.name);
+    match expected.get(v.name.as_str()) {
+        None => {
+            return Err(refuse(
+                &path,
+                "listed in MANIFEST.json but not in SHA256SUMS",
+            ))
+        }
+        Some(sha) if *sha != v.sha256 => {
+            return Err(refuse(
+                &path,
+                "SHA256SUMS and MANIFEST.json disagree on its checksum",
+            ))
+        }
+        Some(_) => {}
+    }
+    let size = std::fs::metadata(&path).at(&path)?.len();
+    if size != v.size {
+        let how = if size < v.size {
+            "truncated"
+        } else {
+            "longer than recorded"
+        };
+        return Err(refuse(
+            &path,
+            &format!("{how}: {size} bytes, MANIFEST.json records {}", v.size),
+        ));
+    }
+    Ok(())
 }
 
 fn check_hash(path: &Path, expected: &str) -> Result<()> {

@@ -86,6 +86,11 @@ impl Staging {
                 .iter()
                 .filter_map(|p| p.file_name().map(|n| self.target.join(n)))
                 .collect(),
+            secrets_volumes: staged
+                .secrets_volumes
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| self.target.join(n)))
+                .collect(),
             head: staged.head,
         })
     }
