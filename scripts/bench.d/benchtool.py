@@ -464,6 +464,9 @@ def markdown(recs, checks, meta):
             lines.append(f"| {c['issue']} | {target} | {c['measured']} | {'yes' if c['met'] else '**no**'} |")
         lines.append("")
         lines.append("The issues set these targets on the large synthetic MN; smaller scales only indicate.")
+        if meta.get("image_size"):
+            lines.append(f"The image scenarios ran on a netboot image of {meta['image_size']} (--image-size) "
+                         "in a small MN, whatever the scale.")
     return "\n".join(lines) + "\n"
 
 
