@@ -7,13 +7,15 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use xcatport::cli::ImgExportArgs;
-use xcatport::image::{BundleReader, MemoryDb, Packing};
+use xcatport::image::{BackendDb, BundleReader, Columns, ImageDb, Packing, RowChange};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xcat-samples");
 const IMG: &str = "rhels8.6-x86_64-netboot-compute";
 
-/// Reads a tabdump CSV (as in the samples: quoted values, empty = NULL).
-fn load_csv(db: &mut MemoryDb, table: &str, path: &Path) {
+/// Reads a tabdump CSV (as in the samples: quoted values, empty = NULL)
+/// into upserts keyed by the table's key columns.
+fn load_csv(changes: &mut Vec<RowChange>, table: &str, path: &Path) {
+    let keys = &xcatport::db::schema::table(table).unwrap().keys;
     let text = fs::read_to_string(path).unwrap();
     let mut lines = text.lines();
     let header: Vec<String> = lines.next().unwrap()[1..]
@@ -35,18 +37,24 @@ fn load_csv(db: &mut MemoryDb, table: &str, path: &Path) {
             }
         }
         fields.push(cur);
-        let pairs: Vec<(&str, &str)> = header
+        let (key, values): (Columns, Columns) = header
             .iter()
-            .zip(&fields)
+            .cloned()
+            .zip(fields)
             .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        db.insert(table, &pairs);
+            .partition(|(k, _)| keys.contains(k));
+        changes.push(RowChange {
+            table: table.to_string(),
+            key,
+            values,
+        });
     }
 }
 
-fn fixture_db() -> MemoryDb {
-    let mut db = MemoryDb::default();
+/// The sample MN's tables, written into the SQLite database under `root`.
+fn fixture_db(root: &Path) -> BackendDb {
+    fs::create_dir_all(root.join("etc/xcat")).unwrap();
+    let mut changes = Vec::new();
     for t in [
         "osimage",
         "linuximage",
@@ -59,11 +67,13 @@ fn fixture_db() -> MemoryDb {
         "litefile",
     ] {
         load_csv(
-            &mut db,
+            &mut changes,
             t,
             &Path::new(SAMPLES).join(format!("fixture/db/{t}.csv")),
         );
     }
+    let mut db = BackendDb::open(root).unwrap();
+    db.apply(&changes).unwrap();
     db
 }
 
@@ -112,8 +122,8 @@ fn fixture_root() -> tempfile::TempDir {
 
 #[test]
 fn export_reproduces_real_xcat_bundle() {
-    let db = fixture_db();
     let root = fixture_root();
+    let db = fixture_db(root.path());
     let cwd = tempfile::tempdir_in("/var/tmp").unwrap();
     let args = ImgExportArgs::parse_from([
         "imgexport",
@@ -169,8 +179,8 @@ fn export_reproduces_real_xcat_bundle() {
 
 #[test]
 fn missing_image_and_missing_kernel_fail_without_a_bundle() {
-    let db = fixture_db();
     let root = fixture_root();
+    let db = fixture_db(root.path());
     let cwd = tempfile::tempdir_in("/var/tmp").unwrap();
     let run = |image: &str| {
         let args = ImgExportArgs::parse_from(["imgexport", image]);
@@ -197,8 +207,8 @@ fn missing_image_and_missing_kernel_fail_without_a_bundle() {
 
 #[test]
 fn skipped_file_still_writes_bundle_but_fails_the_run() {
-    let db = fixture_db();
     let root = fixture_root();
+    let db = fixture_db(root.path());
     fs::remove_file(
         root.path()
             .join("install/custom/netboot/rh/compute.synclist"),

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use xcatport::cli::ImgImportArgs;
-use xcatport::image::{ImageDb, MemoryDb};
+use xcatport::image::{BackendDb, ImageDb, RowChange};
 
 const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/xcat-samples");
 const IMG: &str = "rhels8.6-x86_64-netboot-compute";
@@ -16,19 +16,28 @@ fn sample_bundle() -> PathBuf {
     Path::new(SAMPLES).join(format!("bundles/netboot-p-e/{IMG}.tgz"))
 }
 
-fn empty_mn() -> (tempfile::TempDir, MemoryDb) {
+/// An MN with only /install/postscripts and a SQLite database holding
+/// site.installdir.
+fn empty_mn() -> (tempfile::TempDir, BackendDb) {
     let root = tempfile::Builder::new()
         .prefix("image-import-")
         .tempdir_in("/var/tmp")
         .unwrap();
     fs::create_dir_all(root.path().join("install/postscripts")).unwrap();
-    let mut db = MemoryDb::default();
-    db.insert("site", &[("key", "installdir"), ("value", "/install")]);
+    fs::create_dir_all(root.path().join("etc/xcat")).unwrap();
+    let mut db = BackendDb::open(root.path()).unwrap();
+    let pair = |k: &str, v: &str| [(k.to_string(), v.to_string())].into_iter().collect();
+    db.apply(&[RowChange {
+        table: "site".into(),
+        key: pair("key", "installdir"),
+        values: pair("value", "/install"),
+    }])
+    .unwrap();
     (root, db)
 }
 
 fn import(
-    db: &mut MemoryDb,
+    db: &mut BackendDb,
     root: &Path,
     argv: &[&str],
 ) -> (Result<Vec<String>, String>, String, String) {
@@ -316,7 +325,7 @@ fn missing_bundle_is_reported_like_xcat() {
 }
 
 /// A database whose transaction fails: the import must leave no files.
-struct FailingDb(MemoryDb);
+struct FailingDb(BackendDb);
 
 impl ImageDb for FailingDb {
     fn rows(&self, table: &str) -> xcatport::Result<Vec<xcatport::image::Columns>> {

@@ -16,6 +16,11 @@ Subcommands:
   mktree DIR COUNT SEED          COUNT small files (0-511 bytes) in directories
                                  of 1,000 under DIR
   copytree SRC DST               copy SRC (hardlinks, symlinks, modes, mtimes)
+  mkimage DIR SIZE [SEED]        replace the netboot image in DIR (kernel,
+                                 initrd-stateless.gz, rootimg.cpio.gz) by ones
+                                 of SIZE bytes in all (suffix K, M or G): real
+                                 gzip'd newc cpio archives of text, ELF-like and
+                                 already-compressed files, as genimage makes
   report SAMPLES [--json] [--meta K=V]... [--record FILE]
                                  median/min per scenario and tool, ratios to our
                                  command, the issue targets; Markdown or JSON
@@ -30,6 +35,7 @@ import stat
 import statistics
 import sys
 import tarfile
+import zlib
 
 
 def read_list(path):
@@ -151,6 +157,158 @@ def cmd_copytree(args):
     return 0
 
 
+# --- big netboot image -----------------------------------------------------
+# A real rootimg holds text (configs, scripts, docs), executables and
+# libraries, and files that are already compressed (modules, firmware,
+# packages). The pools below give level-6 ratios of about 4.6 (text) and
+# 3.9 (ELF-like); each file is a slice of its pool at a random offset, so
+# gzip's 32 KiB window sees no more repetition than the pool itself has.
+# Already-compressed files become stored gzip members, which is what
+# gzip -1 makes of them, without deflate's slow search through random bytes.
+
+IMAGE_SEGMENT = 16 << 20          # uncompressed cpio bytes per gzip member group
+POOL = 8 << 20
+_pools = {}
+
+
+def _image_pools(seed):
+    if seed in _pools:
+        return _pools[seed]
+    r = random.Random(seed)
+    letters = "etaoinshrdlucmfwypvbgkqjxz"
+    more = letters + "_-./0123456789"
+
+    def word():
+        alphabet = letters if r.random() < 0.85 else more
+        return "".join(r.choice(alphabet) for _ in range(r.choice((2, 3, 3, 4, 4, 5, 5, 6, 7, 8, 9, 11))))
+    vocab = [word() for _ in range(20000)]
+    lines, size = [], 0
+    while size < POOL:
+        s = " ".join(vocab[min(int(r.paretovariate(0.6)) - 1, 19999)] for _ in range(r.randrange(2, 14)))
+        if r.random() < 0.3:
+            s = "    " + s
+        if r.random() < 0.1:
+            s = "# " + s
+        lines.append(s)
+        size += len(s) + 1
+    text = ("\n".join(lines) + "\n").encode()
+    ops = [r.randbytes(r.choice((2, 3, 4, 5, 6, 7))) for _ in range(400)]
+    parts, size = [], 0
+    while size < POOL:
+        x = r.random()
+        if x < 0.06:
+            b = bytes(r.choice((8, 16, 32, 64, 256, 1024)))
+        elif x < 0.30:
+            b = r.randbytes(r.randrange(8, 64))
+        elif x < 0.34:
+            o = r.randrange(len(text) - 200)
+            b = text[o:o + r.randrange(8, 120)] + b"\0"
+        else:
+            b = b"".join(ops[min(int(r.paretovariate(0.9)) - 1, 399)] for _ in range(r.randrange(4, 24)))
+        parts.append(b)
+        size += len(b)
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + b"".join(parts)
+    _pools[seed] = (text, elf)
+    return _pools[seed]
+
+
+def _cpio_header(name, mode, size, ino):
+    name = name.encode() + b"\0"
+    fields = (ino, mode, 0, 0, 1, 1700000000, size, 0, 0, 0, 0, len(name), 0)
+    h = b"070701" + b"".join(b"%08X" % f for f in fields) + name
+    return h + bytes(-len(h) % 4)
+
+
+def _member(data, level):
+    c = zlib.compressobj(level, zlib.DEFLATED, 31)
+    return c.compress(data) + c.flush()
+
+
+def _image_segment(job):
+    """One segment of the cpio stream as gzip members: (members, input bytes)."""
+    seed, index = job
+    text, elf = _image_pools(seed)
+    r = random.Random(seed * 1_000_003 + index)
+    out, pending, used = [], [], 0
+
+    def flush():
+        if pending:
+            out.append(_member(b"".join(pending), 1))
+            pending.clear()
+    d = f"usr/lib/seg{index:05d}"
+    pending.append(_cpio_header(d, 0o40755, 0, index << 16))
+    ino = (index << 16) + 1
+    while used < IMAGE_SEGMENT:
+        x = r.random()
+        if x < 0.20:
+            kind, size = "conf", min(int(r.paretovariate(1.2) * 2048), 1 << 20)
+        elif x < 0.65:
+            kind, size = "so", min(int(r.paretovariate(1.1) * 16384), 4 << 20)
+        else:
+            kind, size = "ko.xz", min(int(r.paretovariate(1.1) * 16384), 4 << 20)
+        name = f"{d}/f{ino & 0xffff:05d}.{kind}"
+        head = _cpio_header(name, 0o100644 if kind != "so" else 0o100755, size, ino)
+        ino += 1
+        pad = bytes(-size % 4)
+        if kind == "ko.xz":
+            pending.append(head)
+            flush()
+            out.append(_member(r.randbytes(size) + pad, 0))
+        else:
+            pool = text if kind == "conf" else elf
+            o = r.randrange(len(pool) - size)
+            pending.append(head + pool[o:o + size] + pad)
+        used += len(head) + size + len(pad)
+    flush()
+    return out, used
+
+
+def _write_gz_cpio(path, target, seed, pool):
+    """A gzip'd newc cpio of about `target` compressed bytes, written at `path`."""
+    written = 0
+    with open(path, "wb") as f:
+        index = 0
+        while written < target:
+            jobs = [(seed, index + k) for k in range(8)]
+            index += len(jobs)
+            # Whole segments only, so every cpio entry is complete.
+            for members, _ in pool.imap(_image_segment, jobs):
+                if written >= target:
+                    break
+                for m in members:
+                    f.write(m)
+                    written += len(m)
+        f.write(_member(_cpio_header("TRAILER!!!", 0, 0, 0), 1))
+    return written
+
+
+def parse_size(s):
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    if s and s[-1].upper() in units:
+        return int(float(s[:-1]) * units[s[-1].upper()])
+    return int(s)
+
+
+def cmd_mkimage(args):
+    import multiprocessing
+    top, total = args[0], parse_size(args[1])
+    seed = int(args[2]) if len(args) > 2 else 11
+    if total < 64 << 20:
+        raise ValueError(f"image size {args[1]}: at least 64M")
+    text, elf = _image_pools(seed)
+    r = random.Random(seed)
+    kernel = 12 << 20
+    with open(os.path.join(top, "kernel"), "wb") as f:
+        # A bzImage: setup code and an uncompressed stub, then the packed kernel.
+        f.write(elf[:2 << 20])
+        f.write(r.randbytes(kernel - (2 << 20)))
+    initrd = max(total // 32, 8 << 20)
+    with multiprocessing.Pool(min(os.cpu_count() or 1, 4)) as pool:
+        n = _write_gz_cpio(os.path.join(top, "initrd-stateless.gz"), initrd, seed + 1, pool)
+        _write_gz_cpio(os.path.join(top, "rootimg.cpio.gz"), total - kernel - n, seed + 2, pool)
+    return 0
+
+
 # --- reporting -------------------------------------------------------------
 
 FIELDS = ["scenario", "tool", "label", "rep", "seconds", "rss_kb", "bytes_in",
@@ -244,11 +402,13 @@ def targets(recs, meta):
     ours, gzip = find(recs, "imgexport", "ours"), find(recs, "imgexport", "gzip")
     if ours and gzip:
         s = gzip["median_s"] / ours["median_s"]
-        check(6, "imgexport at least 2x faster than tar czf", f"{s:.2f}x", s >= 2.0)
+        size = human(ours.get("data_bytes"))
+        check(5, f"imgexport ({size} image, issue asks ~2 GB) at least 2x faster than tar czf",
+              f"{s:.2f}x", s >= 2.0)
     ours, gzip = find(recs, "imgimport", "ours"), find(recs, "imgimport", "gzip")
     if ours and gzip:
         s = ours["median_s"] / gzip["median_s"]
-        check(6, "imgimport no slower than tar xzf", f"{s:.2f}x its time", s <= 1.0)
+        check(5, "imgimport no slower than tar xzf", f"{s:.2f}x its time", s <= 1.0)
     nodes = meta.get("db_nodes", "")
     for scen, limit in (("db-dump", 5.0), ("db-restore", 10.0)):
         o = find(recs, scen, "ours")
@@ -304,6 +464,9 @@ def markdown(recs, checks, meta):
             lines.append(f"| {c['issue']} | {target} | {c['measured']} | {'yes' if c['met'] else '**no**'} |")
         lines.append("")
         lines.append("The issues set these targets on the large synthetic MN; smaller scales only indicate.")
+        if meta.get("image_size"):
+            lines.append(f"The image scenarios ran on a netboot image of {meta['image_size']} (--image-size) "
+                         "in a small MN, whatever the scale.")
     return "\n".join(lines) + "\n"
 
 
@@ -388,7 +551,7 @@ def cmd_scaling(args):
 COMMANDS = {
     "tarlist": cmd_tarlist, "sizeof": cmd_sizeof, "compare": cmd_compare,
     "samefiles": cmd_samefiles,
-    "mktree": cmd_mktree, "copytree": cmd_copytree, "report": cmd_report,
+    "mktree": cmd_mktree, "mkimage": cmd_mkimage, "copytree": cmd_copytree, "report": cmd_report,
     "scaling": cmd_scaling,
 }
 
