@@ -15,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use tar::{EntryType, Header};
 use xcatport::cli::ImgImportArgs;
-use xcatport::image::{ImageDb, MemoryDb};
+use xcatport::image::{BackendDb, ImageDb, RowChange};
 
 /// A work dir holding `mn/` (the MN root) and `outside/` (must stay empty).
 struct Work {
@@ -40,6 +40,19 @@ impl Work {
     }
     fn mn(&self) -> PathBuf {
         self.dir.path().join("mn")
+    }
+    /// The MN's real SQLite database, holding site.installdir.
+    fn db(&self) -> BackendDb {
+        fs::create_dir_all(self.mn().join("etc/xcat")).unwrap();
+        let mut db = BackendDb::open(&self.mn()).unwrap();
+        let pair = |k: &str, v: &str| [(k.to_string(), v.to_string())].into_iter().collect();
+        db.apply(&[RowChange {
+            table: "site".into(),
+            key: pair("key", "installdir"),
+            values: pair("value", "/install"),
+        }])
+        .unwrap();
+        db
     }
     fn outside(&self) -> PathBuf {
         self.dir.path().join("outside")
@@ -129,9 +142,9 @@ fn refused(name: &str, bundle_bytes: &[u8], expect: &str) -> Result<(), String> 
     let w = Work::new();
     let bundle = w.dir.path().join(format!("{name}.tgz"));
     fs::write(&bundle, bundle_bytes).unwrap();
+    // The database file lives in the MN tree: the listing covers its bytes.
+    let mut db = w.db();
     let before = listing(&w.mn());
-    let mut db = MemoryDb::default();
-    db.insert("site", &[("key", "installdir"), ("value", "/install")]);
     let args = ImgImportArgs::parse_from(["imgimport", bundle.to_str().unwrap()]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let r = xcatport::app::imgimport::import(
@@ -358,8 +371,7 @@ fn the_scaffolding_alone_imports() {
         gzip(&image_tar(netboot_manifest().as_bytes(), |_| {})),
     )
     .unwrap();
-    let mut db = MemoryDb::default();
-    db.insert("site", &[("key", "installdir"), ("value", "/install")]);
+    let mut db = w.db();
     let args = ImgImportArgs::parse_from(["imgimport", bundle.to_str().unwrap()]);
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let r = xcatport::app::imgimport::import(

@@ -3,9 +3,8 @@
 //! [`BackendDb`] is the real implementation on `crate::db` (SQLite,
 //! PostgreSQL, MySQL/MariaDB): it reads tables through `dump_table` and
 //! writes every change of one import through a single `replace_tables`, so
-//! the import's rows land all together or not at all. [`MemoryDb`] keeps
-//! tables as rows in memory for dry runs and unit tests. Rows are column → value maps in
-//! which an absent or empty value is NULL, and rows whose `disable` column
+//! the import's rows land all together or not at all. Rows are
+//! column → value maps in which an absent or empty value is NULL, and rows whose `disable` column
 //! is set are invisible, as with xCAT's `getAttribs`.
 
 use super::manifest::Columns;
@@ -16,7 +15,6 @@ use crate::db::Backend;
 use crate::error::IoContext;
 use crate::{Error, Result};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -91,60 +89,6 @@ pub struct RowChange {
     pub table: String,
     pub key: Columns,
     pub values: Columns,
-}
-
-/// Tables held in memory.
-#[derive(Debug, Clone, Default)]
-pub struct MemoryDb {
-    pub tables: BTreeMap<String, Vec<Columns>>,
-}
-
-impl MemoryDb {
-    /// Adds a row given as `(column, value)` pairs.
-    pub fn insert(&mut self, table: &str, pairs: &[(&str, &str)]) {
-        let row = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.tables.entry(table.to_string()).or_default().push(row);
-    }
-}
-
-fn disabled(row: &Columns) -> bool {
-    row.get("disable")
-        .is_some_and(|d| matches!(d.trim().to_ascii_lowercase().as_str(), "1" | "yes"))
-}
-
-impl ImageDb for MemoryDb {
-    fn rows(&self, table: &str) -> Result<Vec<Columns>> {
-        Ok(self
-            .tables
-            .get(table)
-            .map(|rows| rows.iter().filter(|r| !disabled(r)).cloned().collect())
-            .unwrap_or_default())
-    }
-
-    fn apply(&mut self, changes: &[RowChange]) -> Result<()> {
-        for c in changes {
-            let rows = self.tables.entry(c.table.clone()).or_default();
-            let found = rows
-                .iter_mut()
-                .find(|r| c.key.iter().all(|(k, v)| r.get(k) == Some(v)));
-            match found {
-                Some(row) => {
-                    for (k, v) in &c.values {
-                        row.insert(k.clone(), v.clone());
-                    }
-                }
-                None => {
-                    let mut row = c.key.clone();
-                    row.extend(c.values.clone());
-                    rows.push(row);
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// The MN's own database through its backend. Reads take `&self` (the
@@ -312,4 +256,9 @@ fn set_values(table: &Table, row: &mut Row, values: &Columns) {
             }
         }
     }
+}
+
+fn disabled(row: &Columns) -> bool {
+    row.get("disable")
+        .is_some_and(|d| matches!(d.trim().to_ascii_lowercase().as_str(), "1" | "yes"))
 }

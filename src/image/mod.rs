@@ -14,5 +14,5 @@ pub mod remote;
 
 pub use bundle::{BundleReader, BundleWriter, GzOptions, Listing, Member, MemberKind, Packing};
 pub use collect::{collect, CollectOptions, Collected, Entry, Role, Source};
-pub use db::{BackendDb, ImageDb, MemoryDb, RowChange};
+pub use db::{BackendDb, ImageDb, RowChange};
 pub use manifest::{Columns, Extra, Manifest, Record};
