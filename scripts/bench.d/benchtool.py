@@ -384,21 +384,32 @@ def targets(recs, meta):
     ours, zstd, gzip = (find(recs, "export", t) for t in ("ours", "zstd", "gzip"))
     if ours and zstd:
         s = zstd["median_s"] / ours["median_s"]
-        check(5, "export at least as fast as tar | zstd -T0 -3 (stretch 1.5x)", f"{s:.2f}x", s >= 1.0)
+        check(6, "export at least as fast as tar | zstd -T0 -3 (stretch 1.5x)", f"{s:.2f}x", s >= 1.0)
         if ours["bytes_out"] is not None and zstd["bytes_out"] is not None:
-            check(5, "export data stream no larger than tar | zstd -T0 -3",
+            check(6, "export data stream no larger than tar | zstd -T0 -3",
                   f"{ours['bytes_out']:,} vs {zstd['bytes_out']:,} bytes",
                   ours["bytes_out"] <= zstd["bytes_out"])
     if ours and gzip:
         s = gzip["median_s"] / ours["median_s"]
-        check(5, "export at least 5x faster than tar czf", f"{s:.2f}x", s >= 5.0)
+        check(6, "export at least 5x faster than tar czf", f"{s:.2f}x", s >= 5.0)
     if ours:
         mib = ours["peak_rss_kib"] / 1024
-        check(5, "export peak RSS under 100 MiB", f"{mib:.1f} MiB", mib < 100)
+        check(6, "export peak RSS under 100 MiB", f"{mib:.1f} MiB", mib < 100)
+    # Not an issue's target, shown beside it: xcatexport syncs and re-reads
+    # before it calls a stick done, so the baseline that also syncs is the
+    # one doing the same durable work.
+    ours, synced = find(recs, "export", "ours"), find(recs, "export", "zstd-sync")
+    if ours and synced:
+        s = synced["median_s"] / ours["median_s"]
+        check("6 (info)", "export vs tar | zstd -T0 -3; sync -f (both durable)", f"{s:.2f}x", s >= 1.0)
     ours, zstd = find(recs, "restore", "ours"), find(recs, "restore", "zstd")
     if ours and zstd:
         s = ours["median_s"] / zstd["median_s"]
         check(7, "restore within 1.2x of zstd -dc | tar -x", f"{s:.2f}x its time", s <= 1.2)
+    synced = find(recs, "restore", "zstd-sync")
+    if ours and synced:
+        s = ours["median_s"] / synced["median_s"]
+        check("7 (info)", "restore vs zstd -dc | tar -x; sync -f (both durable)", f"{s:.2f}x its time", s <= 1.2)
     ours, gzip = find(recs, "imgexport", "ours"), find(recs, "imgexport", "gzip")
     if ours and gzip:
         s = gzip["median_s"] / ours["median_s"]
