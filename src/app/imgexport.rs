@@ -6,7 +6,6 @@
 //! written all the same.
 
 use crate::cli::ImgExportArgs;
-use crate::image::collect::under_root;
 use crate::image::collect::{self, CollectOptions, Role};
 use crate::image::{pack, remote, BackendDb, GzOptions, ImageDb};
 use crate::{Error, Result};
@@ -81,15 +80,7 @@ pub fn export(
         Some(host) => {
             remote::check_host(host)?;
             let target = remote_target(&args.image, args.dest.as_deref());
-            let workdir = db
-                .site("tmpdir")?
-                .map(|t| under_root(root, &t))
-                .filter(|t| t.is_dir())
-                .unwrap_or_else(|| cwd.to_path_buf());
-            let tmp = tempfile::Builder::new()
-                .prefix("imgexport.")
-                .tempdir_in(&workdir)
-                .map_err(|e| Error::io(&workdir, e))?;
+            let tmp = remote::workdir(db, root, cwd, "imgexport.")?;
             let name = target.rsplit('/').next().unwrap_or(&target).to_string();
             let local = tmp.path().join(&name);
             _private = Some(tmp);

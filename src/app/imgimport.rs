@@ -56,15 +56,7 @@ pub fn import(
         Some(host) => {
             remote::check_host(host)?;
             let from = args.bundle.to_string_lossy().into_owned();
-            let workdir = db
-                .site("tmpdir")?
-                .map(|t| under_root(root, &t))
-                .filter(|t| t.is_dir())
-                .unwrap_or_else(|| cwd.to_path_buf());
-            let tmp = tempfile::Builder::new()
-                .prefix("imgimport.")
-                .tempdir_in(&workdir)
-                .map_err(|e| Error::io(&workdir, e))?;
+            let tmp = remote::workdir(&*db, root, cwd, "imgimport.")?;
             let name = from
                 .rsplit('/')
                 .find(|s| !matches!(*s, "" | "." | ".."))

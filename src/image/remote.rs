@@ -2,6 +2,8 @@
 //! `scp -B` (batch mode: no password prompt), run from PATH with an argv,
 //! never through a shell (D1b).
 
+use super::collect::under_root;
+use super::db::ImageDb;
 use crate::{Error, Result};
 use std::path::Path;
 use std::process::Command;
@@ -20,6 +22,26 @@ pub fn check_host(host: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A private directory for the bundle's local copy, named `PREFIX.XXXXXX`
+/// as xCAT names it: in site.tmpdir (under the root) when that is a
+/// directory, else in `cwd`.
+pub fn workdir(
+    db: &dyn ImageDb,
+    root: &Path,
+    cwd: &Path,
+    prefix: &str,
+) -> Result<tempfile::TempDir> {
+    let dir = db
+        .site("tmpdir")?
+        .map(|t| under_root(root, &t))
+        .filter(|t| t.is_dir())
+        .unwrap_or_else(|| cwd.to_path_buf());
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&dir)
+        .map_err(|e| Error::io(&dir, e))
 }
 
 /// `scp -B <local> <host>:<remote>`.
