@@ -14,7 +14,7 @@ use crate::error::IoContext;
 use crate::mn::packages::{InstalledPackage, PackageFormat, XcatInstall};
 use crate::mn::root::{RelPath, Root};
 use crate::mn::{Family, PackageManager, XcatVersion};
-use crate::repo::{self, RepoIndex, RepoKind, INDEX_FORMAT, INDEX_MEMBER, KEYS_DIR, REPOS_DIR};
+use crate::repo::{self, RepoIndex, RepoKind, KEYS_DIR, REPOS_DIR};
 use crate::restore::{Journal, StepAction};
 use crate::{Error, Result};
 use std::io::Read;
@@ -24,38 +24,12 @@ use std::path::{Path, PathBuf};
 const REPOS_RECORD: &str = "repos-created.json";
 
 /// Reads `xcatport-repos.json`, the first member of an `xcat-rpms.tar`
-/// stream; `shown` names the stick's file in errors.
+/// stream; `shown` names the stick's file in errors. The registration
+/// reads it through the same checks, so a bad index stops the preflight.
 pub fn read_index(rpms: impl Read, shown: &Path) -> Result<RepoIndex> {
     let mut archive = tar::Archive::new(rpms);
     let mut entries = archive.entries().at(shown)?;
-    let first = entries
-        .next()
-        .ok_or_else(|| Error::format(shown, 0, "empty archive: no repo index"))?
-        .at(shown)?;
-    let name = first.path().at(shown)?.to_string_lossy().into_owned();
-    if name != INDEX_MEMBER {
-        return Err(Error::format(
-            shown,
-            0,
-            format!("first member is {name:?}, expected {INDEX_MEMBER}"),
-        ));
-    }
-    let mut text = Vec::new();
-    // A hostile stick must not make us read gigabytes.
-    first.take(64 << 20).read_to_end(&mut text).at(shown)?;
-    let index: RepoIndex = serde_json::from_slice(&text)
-        .map_err(|e| Error::format(shown, 0, format!("{INDEX_MEMBER}: {e}")))?;
-    if index.format != INDEX_FORMAT {
-        return Err(Error::format(
-            shown,
-            0,
-            format!(
-                "{INDEX_MEMBER} has format {}, this xcatimport reads {INDEX_FORMAT}",
-                index.format
-            ),
-        ));
-    }
-    Ok(index)
+    crate::repo::register::read_index_member(&mut entries, shown)
 }
 
 /// xCAT's meta package for a package format.
@@ -336,7 +310,7 @@ impl StepAction for PackagesStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::{Repo, RepoPackage};
+    use crate::repo::{Repo, RepoPackage, INDEX_FORMAT};
 
     fn index(kind: RepoKind, packages: &[(&str, &str)]) -> RepoIndex {
         RepoIndex {
