@@ -41,6 +41,25 @@ impl Work {
     fn mn(&self) -> PathBuf {
         self.dir.path().join("mn")
     }
+    /// `imgimport BUNDLE` into this MN: the result, stdout and stderr.
+    fn import(
+        &self,
+        db: &mut BackendDb,
+        bundle: &Path,
+    ) -> (xcatport::Result<Vec<String>>, String, String) {
+        let args = ImgImportArgs::parse_from(["imgimport", bundle.to_str().unwrap()]);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let r = xcatport::app::imgimport::import(
+            db,
+            &self.mn(),
+            Path::new("/"),
+            &args,
+            &mut out,
+            &mut err,
+        );
+        let text = |b: Vec<u8>| String::from_utf8_lossy(&b).into_owned();
+        (r, text(out), text(err))
+    }
     /// The MN's real SQLite database, holding site.installdir.
     fn db(&self) -> BackendDb {
         fs::create_dir_all(self.mn().join("etc/xcat")).unwrap();
@@ -145,22 +164,8 @@ fn refused(name: &str, bundle_bytes: &[u8], expect: &str) -> Result<(), String> 
     // The database file lives in the MN tree: the listing covers its bytes.
     let mut db = w.db();
     let before = listing(&w.mn());
-    let args = ImgImportArgs::parse_from(["imgimport", bundle.to_str().unwrap()]);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let r = xcatport::app::imgimport::import(
-        &mut db,
-        &w.mn(),
-        Path::new("/"),
-        &args,
-        &mut out,
-        &mut err,
-    );
-    let said = format!(
-        "{:?} / {} / {}",
-        r,
-        String::from_utf8_lossy(&out),
-        String::from_utf8_lossy(&err)
-    );
+    let (r, out, err) = w.import(&mut db, &bundle);
+    let said = format!("{r:?} / {out} / {err}");
     let mut problems = Vec::new();
     if r.is_ok() {
         problems.push("accepted".to_string());
@@ -372,17 +377,8 @@ fn the_scaffolding_alone_imports() {
     )
     .unwrap();
     let mut db = w.db();
-    let args = ImgImportArgs::parse_from(["imgimport", bundle.to_str().unwrap()]);
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let r = xcatport::app::imgimport::import(
-        &mut db,
-        &w.mn(),
-        Path::new("/"),
-        &args,
-        &mut out,
-        &mut err,
-    );
-    assert!(r.is_ok(), "{r:?} {}", String::from_utf8_lossy(&err));
+    let (r, _, err) = w.import(&mut db, &bundle);
+    assert!(r.is_ok(), "{r:?} {err}");
     assert_eq!(
         fs::read(w.mn().join("install/netboot/e/kernel")).unwrap(),
         b"x"
