@@ -39,6 +39,37 @@ fn passphrase_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// A synthetic MN sealed with `--encrypt` to a fresh X25519 key, in `w`.
+struct Sealed {
+    w: tempfile::TempDir,
+    mn: PathBuf,
+    stub: PathBuf,
+    key: PathBuf,
+    stick: PathBuf,
+}
+
+fn sealed_to_x25519(prefix: &str) -> Sealed {
+    let w = work(prefix);
+    let mn = mn(w.path());
+    let stub = static_stub(w.path());
+    let (key, public) = identity(w.path());
+    let stick = w.path().join("stick");
+    let out = run(export_cmd(
+        &mn,
+        &stick,
+        &stub,
+        &["--encrypt", "--recipient", &public],
+    ));
+    assert!(out.status.success(), "{}", text(&out));
+    Sealed {
+        w,
+        mn,
+        stub,
+        key,
+        stick,
+    }
+}
+
 /// Every table of the database under `root`, as tabdump CSV text.
 fn tables(root: &Path) -> BTreeMap<String, String> {
     let dir = tempfile::tempdir().unwrap();
@@ -184,18 +215,13 @@ fn assert_refused_unchanged(stick: &Path, root: &Path, extra: &[&str], needle: &
 
 #[test]
 fn x25519_stick_holds_no_plaintext_secret_and_restores_like_a_plain_one() {
-    let w = work("xcatport-enc-x25519-");
-    let mn = mn(w.path());
-    let stub = static_stub(w.path());
-    let (key, public) = identity(w.path());
-    let stick = w.path().join("stick");
-    let out = run(export_cmd(
-        &mn,
-        &stick,
-        &stub,
-        &["--encrypt", "--recipient", &public],
-    ));
-    assert!(out.status.success(), "{}", text(&out));
+    let Sealed {
+        w,
+        mn,
+        stub,
+        key,
+        stick,
+    } = sealed_to_x25519("xcatport-enc-x25519-");
 
     // MANIFEST.json: encrypted, to one X25519 key; no plaintext hashes of secrets.
     let (head, files) = records(&stick);
@@ -339,18 +365,7 @@ fn passphrase_stick_round_trips_and_refuses_a_wrong_or_missing_passphrase_in_pre
 
 #[test]
 fn a_corrupted_or_truncated_secret_stream_is_refused_in_preflight() {
-    let w = work("xcatport-enc-corrupt-");
-    let mn = mn(w.path());
-    let stub = static_stub(w.path());
-    let (key, public) = identity(w.path());
-    let stick = w.path().join("stick");
-    let out = run(export_cmd(
-        &mn,
-        &stick,
-        &stub,
-        &["--encrypt", "--recipient", &public],
-    ));
-    assert!(out.status.success(), "{}", text(&out));
+    let Sealed { w, key, stick, .. } = sealed_to_x25519("xcatport-enc-corrupt-");
     let root = bare(w.path(), "new");
     let args = ["--skip-packages", "--identity", key.to_str().unwrap()];
     let age_path = stick.join(SECRETS);
@@ -383,18 +398,9 @@ fn a_corrupted_or_truncated_secret_stream_is_refused_in_preflight() {
 
 #[test]
 fn an_interrupted_restore_of_an_encrypted_stick_resumes_only_with_the_key() {
-    let w = work("xcatport-enc-resume-");
-    let mn = mn(w.path());
-    let stub = static_stub(w.path());
-    let (key, public) = identity(w.path());
-    let stick = w.path().join("stick");
-    let out = run(export_cmd(
-        &mn,
-        &stick,
-        &stub,
-        &["--encrypt", "--recipient", &public],
-    ));
-    assert!(out.status.success(), "{}", text(&out));
+    let Sealed {
+        w, mn, key, stick, ..
+    } = sealed_to_x25519("xcatport-enc-resume-");
     let head = snapshot::manifest::read_head(&stick.join(snapshot::MANIFEST)).unwrap();
     let key_args = ["--skip-packages", "--identity", key.to_str().unwrap()];
 
