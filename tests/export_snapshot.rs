@@ -562,3 +562,81 @@ fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
     assert_no_snapshot(fs.0.path());
     assert_eq!(listing(fs.0.path()), ["ballast"]);
 }
+
+#[test]
+fn the_verifying_reread_catches_a_byte_the_stick_changed_after_writing() {
+    let mn = sample_mn();
+    let out = tempfile::tempdir().unwrap();
+    let rules = xcatport::plan::Rules::compile(
+        &xcatport::plan::Profile::load("default").unwrap(),
+        &Vars::default(),
+        "rhel",
+        &[],
+        &[],
+    )
+    .unwrap();
+    let plan = xcatport::plan::Plan::build(mn.root(), rules, &xcatport::progress::Hidden).unwrap();
+    let target =
+        xcatport::target::Target::check(out.path(), &plan.exported_trees(), false).unwrap();
+    let staging = target.stage().unwrap();
+    let bin_dir = tempfile::tempdir().unwrap();
+    let opts = snapshot::WriteOptions {
+        codec: snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
+        split: snapshot::volume::Split::None,
+        source: facts(),
+        repos: Vec::new(),
+        installed: Vec::new(),
+    };
+    let report = snapshot::write_snapshot(
+        staging.path(),
+        &plan,
+        &mut NoDatabase,
+        &import_binary(bin_dir.path()),
+        &opts,
+        &xcatport::progress::Hidden,
+    )
+    .unwrap();
+    // What the writer kept covers the big files, and matches them as written.
+    for name in ["xcatimport", "xcat-rpms.tar", "xcat-data.tar.zst"] {
+        let check = report
+            .readback
+            .get(name)
+            .unwrap_or_else(|| panic!("{name}"));
+        let path = staging.path().join(name);
+        assert_eq!(
+            check.size,
+            std::fs::metadata(&path).unwrap().len(),
+            "{name}"
+        );
+    }
+    snapshot::verify_written(staging.path(), &report.readback).unwrap();
+    // Flash that returns other bytes than it was given: same size, one
+    // byte changed, and MANIFEST.json and SHA256SUMS made to agree with it,
+    // so that only a comparison with what was written can tell.
+    let volume = staging.path().join("xcat-data.tar.zst");
+    let mut bytes = std::fs::read(&volume).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&volume, &bytes).unwrap();
+    let manifest = staging.path().join("MANIFEST.json");
+    let old_manifest = sha256(&manifest);
+    let old_volume = report.head.data.volumes[0].sha256.clone();
+    let new_volume = sha256(&volume);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, text.replace(&old_volume, &new_volume)).unwrap();
+    let sums = staging.path().join("SHA256SUMS");
+    let text = std::fs::read_to_string(&sums).unwrap();
+    let text = text
+        .replace(&old_volume, &new_volume)
+        .replace(&old_manifest, &sha256(&manifest));
+    std::fs::write(&sums, text).unwrap();
+    snapshot::verify(staging.path()).expect("the forged stick passes the SHA-256 checks");
+    let err = staging.finalize(&report.readback).unwrap_err().to_string();
+    assert!(
+        err.contains(".xcatport-partial/xcat-data.tar.zst")
+            && err.contains("reads back different from what was written"),
+        "{err}"
+    );
+    assert_no_snapshot(out.path());
+    assert_eq!(listing(out.path()), Vec::<String>::new());
+}

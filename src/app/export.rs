@@ -205,7 +205,7 @@ pub fn run_with(
             )),
         }
     }
-    let verified: Verified = staging.finalize()?;
+    let verified: Verified = staging.finalize(&report.readback)?;
     outcome.plan = report.head.plan.clone();
     let secrets = verified.head.secrets.as_ref();
     outcome.entries = verified.head.data.entries + secrets.map_or(0, |s| s.entries);

@@ -1,7 +1,10 @@
 //! SHA-256 on the fly: readers and writers that hash what passes through.
+//! A writer can also keep an XXH3-128 of the same bytes, which the export's
+//! verifying re-read compares against (see [`super::readback`]).
 
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
+use xxhash_rust::xxh3::Xxh3;
 
 /// Hashes and counts bytes read from the inner reader.
 pub struct HashingReader<R> {
@@ -56,6 +59,7 @@ impl<R: Read> Read for HashingReader<R> {
 pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
+    check: Option<Box<Xxh3>>,
     count: u64,
 }
 
@@ -64,7 +68,16 @@ impl<W: Write> HashingWriter<W> {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
+            check: None,
             count: 0,
+        }
+    }
+
+    /// Also keeps the XXH3-128 of what is written, for [`Self::finish_checked`].
+    pub fn with_check(inner: W) -> Self {
+        HashingWriter {
+            check: Some(Box::new(Xxh3::new())),
+            ..HashingWriter::new(inner)
         }
     }
 
@@ -76,12 +89,32 @@ impl<W: Write> HashingWriter<W> {
     pub fn finish(self) -> (W, String, u64) {
         (self.inner, hex::encode(self.hasher.finalize()), self.count)
     }
+
+    /// The inner writer, the hex digest, and the re-read check of what was
+    /// written (zero-length content when made without [`Self::with_check`]).
+    pub fn finish_checked(self) -> (W, String, WrittenCheck) {
+        let check = WrittenCheck {
+            size: self.count,
+            xxh3: self.check.map_or(0, |c| c.digest128()),
+        };
+        (self.inner, hex::encode(self.hasher.finalize()), check)
+    }
+}
+
+/// Size and XXH3-128 of the bytes written into a stick file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenCheck {
+    pub size: u64,
+    pub xxh3: u128,
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
         self.hasher.update(&buf[..n]);
+        if let Some(check) = self.check.as_mut() {
+            check.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }
@@ -89,6 +122,29 @@ impl<W: Write> Write for HashingWriter<W> {
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Size and XXH3-128 of a file, read once in large blocks.
+pub fn file_check(path: &std::path::Path) -> crate::Result<WrittenCheck> {
+    use crate::error::IoContext;
+    let mut file = std::fs::File::open(path).at(path)?;
+    let mut check = Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(crate::Error::io(path, e)),
+        };
+        check.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok(WrittenCheck {
+        size,
+        xxh3: check.digest128(),
+    })
 }
 
 /// Hex SHA-256 and size of a file, read once in large blocks.

@@ -15,6 +15,7 @@ pub mod crypt;
 pub mod db;
 pub mod hash;
 pub mod manifest;
+pub mod readback;
 pub mod reader;
 pub mod sums;
 pub mod tarball;
@@ -26,7 +27,8 @@ pub use compress::Codec;
 pub use crypt::{KeyKind, Lock, Unlock};
 pub use db::{DbDumpSource, DirDump, LiveDb, NoDatabase};
 pub use manifest::{FileRecord, ManifestHead, SecretsRecord, SourceFacts, VolumeRecord};
-pub use verify::{verify, Verified};
+pub use readback::ReadBack;
+pub use verify::{verify, verify_written, Verified};
 pub use writer::{write_snapshot, WriteOptions, WriteReport};
 
 /// File names on the stick.

@@ -1,9 +1,14 @@
 //! Checking a snapshot directory: every file in SHA256SUMS present, of the
 //! size MANIFEST.json records, with the recorded hash; nothing extra. This is
 //! the only way to obtain a [`Verified`] snapshot.
+//!
+//! The export's own re-read ([`verify_written`]) makes the same checks but
+//! compares the content of the files it wrote with what it wrote (see
+//! [`super::readback`]) instead of computing their SHA-256 again.
 
-use super::hash::file_sha256;
+use super::hash::{file_check, file_sha256, WrittenCheck};
 use super::manifest::{self, ManifestHead, VolumeRecord};
+use super::readback::ReadBack;
 use super::{sums, FURNITURE, MANIFEST, RPMS, SECRETS, SUMS};
 use crate::error::IoContext;
 use crate::{Error, Result};
@@ -31,6 +36,13 @@ fn refuse(path: &Path, what: &str) -> Error {
 
 /// Verifies the snapshot in `dir`; the error names the first bad file.
 pub fn verify(dir: &Path) -> Result<Verified> {
+    verify_written(dir, &ReadBack::default())
+}
+
+/// Verifies the snapshot an export just wrote into `dir`: the files in
+/// `written` are compared with what was written into them, the others with
+/// their SHA-256.
+pub fn verify_written(dir: &Path, written: &ReadBack) -> Result<Verified> {
     let sums_path = dir.join(SUMS);
     if !sums_path.exists() {
         return Err(refuse(
@@ -90,10 +102,16 @@ pub fn verify(dir: &Path) -> Result<Verified> {
     for v in streams.flatten() {
         check_volume(dir, v, &expected)?;
     }
-    let to_hash: Vec<(PathBuf, &str)> = listed
+    let to_hash: Vec<(PathBuf, Expected)> = listed
         .iter()
         .filter(|(name, _)| name != MANIFEST)
-        .map(|(name, sha)| (dir.join(name), sha.as_str()))
+        .map(|(name, sha)| {
+            let expected = match written.get(name) {
+                Some(check) => Expected::Written(*check),
+                None => Expected::Sha256(sha.as_str()),
+            };
+            (dir.join(name), expected)
+        })
         .collect();
     check_hashes(&to_hash)?;
     Ok(Verified {
@@ -140,10 +158,19 @@ fn check_volume(dir: &Path, v: &VolumeRecord, expected: &HashMap<&str, &str>) ->
     Ok(())
 }
 
+/// What a file's content must hash to.
+#[derive(Clone, Copy)]
+enum Expected<'a> {
+    /// Its line in SHA256SUMS.
+    Sha256(&'a str),
+    /// What this process wrote into it.
+    Written(WrittenCheck),
+}
+
 /// Hashes the files on all cores (a stick holds the binary, the package tar
 /// and one or more data volumes); the error names the first bad file in
 /// SHA256SUMS order, as a sequential check would.
-fn check_hashes(files: &[(PathBuf, &str)]) -> Result<()> {
+fn check_hashes(files: &[(PathBuf, Expected)]) -> Result<()> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len())
@@ -154,10 +181,13 @@ fn check_hashes(files: &[(PathBuf, &str)]) -> Result<()> {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((path, sha)) = files.get(i) else {
+                let Some((path, expected)) = files.get(i) else {
                     break;
                 };
-                let outcome = check_hash(path, sha);
+                let outcome = match expected {
+                    Expected::Sha256(sha) => check_hash(path, sha),
+                    Expected::Written(check) => check_written(path, check),
+                };
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(outcome);
                 }
@@ -179,6 +209,17 @@ fn check_hash(path: &Path, expected: &str) -> Result<()> {
         return Err(refuse(
             path,
             "checksum mismatch against SHA256SUMS: corrupted, truncated or swapped",
+        ));
+    }
+    Ok(())
+}
+
+fn check_written(path: &Path, written: &WrittenCheck) -> Result<()> {
+    let read = file_check(path)?;
+    if read != *written {
+        return Err(refuse(
+            path,
+            "reads back different from what was written: the target lost or changed data (failing media, or a stick smaller than it claims)",
         ));
     }
     Ok(())

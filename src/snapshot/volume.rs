@@ -2,10 +2,12 @@
 //!
 //! Volumes are plain byte slices of the compressed stream, so
 //! `cat NAME.* | zstd -dc | tar -t` reads them with standard tools. Each
-//! volume is hashed while it is written; the stream is never read back here.
+//! volume is hashed while it is written (SHA-256, and the XXH3 its
+//! verifying re-read compares against); the stream is never read back here.
 
 use super::hash::HashingWriter;
 use super::manifest::VolumeRecord;
+use super::readback::ReadBack;
 use crate::error::IoContext;
 use crate::{Error, Result};
 use std::fs::File;
@@ -39,6 +41,7 @@ pub struct VolumeWriter {
     split: Split,
     current: Option<(PathBuf, HashingWriter<BufWriter<File>>)>,
     done: Vec<VolumeRecord>,
+    readback: ReadBack,
     failed: FailedPath,
 }
 
@@ -50,6 +53,7 @@ impl VolumeWriter {
             split,
             current: None,
             done: Vec::new(),
+            readback: ReadBack::default(),
             failed: Arc::new(Mutex::new(None)),
         }
     }
@@ -91,20 +95,25 @@ impl VolumeWriter {
             .inspect_err(|_| self.remember(&path))?;
         self.current = Some((
             path,
-            HashingWriter::new(BufWriter::with_capacity(1 << 20, file)),
+            HashingWriter::with_check(BufWriter::with_capacity(1 << 20, file)),
         ));
         Ok(())
     }
 
     fn close_current(&mut self) -> io::Result<()> {
         if let Some((path, writer)) = self.current.take() {
-            let (mut buf, sha256, size) = writer.finish();
+            let (mut buf, sha256, check) = writer.finish_checked();
             buf.flush().inspect_err(|_| self.remember(&path))?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            self.done.push(VolumeRecord { name, size, sha256 });
+            self.readback.insert(&name, check);
+            self.done.push(VolumeRecord {
+                name,
+                size: check.size,
+                sha256,
+            });
         }
         Ok(())
     }
@@ -115,8 +124,9 @@ impl VolumeWriter {
         }
     }
 
-    /// Closes the last volume and returns all of them in order.
-    pub fn finish(mut self) -> Result<Vec<VolumeRecord>> {
+    /// Closes the last volume and returns all of them in order, with what
+    /// was written into each for the verifying re-read.
+    pub fn finish(mut self) -> Result<(Vec<VolumeRecord>, ReadBack)> {
         if self.current.is_none() && self.done.is_empty() {
             self.open_next()
                 .map_err(|e| Error::io(self.dir.join(self.name(0)), e))?;
@@ -128,9 +138,10 @@ impl VolumeWriter {
             let from = self.dir.join(&self.done[0].name);
             let to = self.dir.join(&self.base);
             std::fs::rename(&from, &to).at(&from)?;
+            self.readback.rename(&self.done[0].name, &self.base);
             self.done[0].name = self.base.clone();
         }
-        Ok(self.done)
+        Ok((self.done, self.readback))
     }
 }
 
@@ -225,7 +236,7 @@ mod tests {
         for chunk in data.chunks(777) {
             w.write_all(chunk).unwrap();
         }
-        let vols = w.finish().unwrap();
+        let (vols, readback) = w.finish().unwrap();
         let names: Vec<_> = vols.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["s.bin.000", "s.bin.001", "s.bin.002"]);
         assert_eq!(
@@ -241,6 +252,9 @@ mod tests {
                     .0,
                 v.sha256
             );
+            let check = super::super::hash::file_check(&dir.path().join(&v.name)).unwrap();
+            assert_eq!(readback.get(&v.name), Some(&check));
+            assert_eq!(check.size, v.size);
             joined.extend(bytes);
         }
         assert_eq!(joined, data);
@@ -251,8 +265,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut w = VolumeWriter::new(dir.path(), "s.bin", Split::IfLarger(1 << 20));
         w.write_all(b"hello").unwrap();
-        let vols = w.finish().unwrap();
+        let (vols, readback) = w.finish().unwrap();
         assert_eq!(vols[0].name, "s.bin");
+        assert_eq!(readback.len(), 1);
+        assert_eq!(
+            readback.get("s.bin"),
+            Some(&super::super::hash::file_check(&dir.path().join("s.bin")).unwrap())
+        );
         assert_eq!(std::fs::read(dir.path().join("s.bin")).unwrap(), b"hello");
     }
 }

@@ -18,6 +18,7 @@ use super::manifest::{
     self, DataRecord, ManifestHead, ManifestWriter, PackagesRecord, SecretsRecord, SourceFacts,
     TableRecord,
 };
+use super::readback::ReadBack;
 use super::tarball::{SourceError, TarWriter};
 use super::volume::{FailedPath, Split, VolumeWriter};
 use super::{sums, DATA_BASE, DB_DIR_IN_TAR, IMPORT_BINARY, MANIFEST, README, RPMS, SECRETS};
@@ -53,6 +54,8 @@ pub struct WriteReport {
     /// SHA-256 of the secret stream's plaintext tar (only with `--encrypt`):
     /// kept out of the stick, for verifying the written stream by decrypting it.
     pub secrets_plain_sha256: Option<String>,
+    /// What was written into the large files, for the verifying re-read.
+    pub readback: ReadBack,
 }
 
 /// Writes a complete snapshot into `dir` (which must be empty).
@@ -91,12 +94,13 @@ fn write_any(
     progress: &dyn Progress,
 ) -> Result<WriteReport> {
     let mut listed = Vec::new();
-    listed.push((
-        IMPORT_BINARY.to_string(),
-        copy_binary(import_binary, &dir.join(IMPORT_BINARY))?,
-    ));
+    let mut readback = ReadBack::default();
+    let (sha, check) = copy_binary(import_binary, &dir.join(IMPORT_BINARY))?;
+    listed.push((IMPORT_BINARY.to_string(), sha));
+    readback.insert(IMPORT_BINARY, check);
 
-    let (rpm_volumes, mut packages) = write_rpms(dir, &opts.repos, opts.split)?;
+    let (rpm_volumes, rpm_readback, mut packages) = write_rpms(dir, &opts.repos, opts.split)?;
+    readback.extend(rpm_readback);
     packages.installed = opts.installed.clone();
     listed.extend(
         rpm_volumes
@@ -111,6 +115,7 @@ fn write_any(
     let mut mw = ManifestWriter::create(&dir.join(".manifest-files.tmp"))?;
     let written = write_data(dir, plan, db, opts, lock, &mut mw, progress)?;
     let (data, database, secrets) = (written.data, written.database, written.secrets);
+    readback.extend(written.readback);
     progress.finish();
     listed.extend(
         data.volumes
@@ -162,21 +167,22 @@ fn write_any(
         head,
         files: listed,
         secrets_plain_sha256,
+        readback,
     })
 }
 
-fn copy_binary(from: &Path, to: &Path) -> Result<String> {
+fn copy_binary(from: &Path, to: &Path) -> Result<(String, super::hash::WrittenCheck)> {
     let mut src = std::fs::File::open(from).at(from)?;
     let dst = std::fs::File::create_new(to).at(to)?;
-    let mut w = HashingWriter::new(io::BufWriter::new(dst));
+    let mut w = HashingWriter::with_check(io::BufWriter::new(dst));
     io::copy(&mut src, &mut w).map_err(|e| classify(e, None, to))?;
-    let (buf, sha, _) = w.finish();
+    let (buf, sha, check) = w.finish_checked();
     let file = buf
         .into_inner()
         .map_err(|e| Error::io(to, e.into_error()))?;
     file.set_permissions(std::fs::Permissions::from_mode(0o755))
         .at(to)?;
-    Ok(sha)
+    Ok((sha, check))
 }
 
 /// Writes `xcat-rpms.tar`: the package repos the MN's xCAT came from (found
@@ -185,10 +191,10 @@ fn write_rpms(
     dir: &Path,
     repos: &[crate::repo::Repo],
     split: Split,
-) -> Result<(Vec<manifest::VolumeRecord>, PackagesRecord)> {
+) -> Result<(Vec<manifest::VolumeRecord>, ReadBack, PackagesRecord)> {
     let mut vw = VolumeWriter::new(dir, RPMS, split);
     crate::repo::pack(repos, &mut vw)?;
-    let volumes = vw.finish()?;
+    let (volumes, readback) = vw.finish()?;
     let packages = if repos.is_empty() {
         PackagesRecord {
             collected: false,
@@ -210,7 +216,7 @@ fn write_rpms(
             installed: Vec::new(),
         }
     };
-    Ok((volumes, packages))
+    Ok((volumes, readback, packages))
 }
 
 /// What [`write_data`] wrote.
@@ -219,6 +225,7 @@ struct Written {
     database: Vec<TableRecord>,
     /// The secret stream and the SHA-256 of its plaintext tar.
     secrets: Option<(SecretsRecord, String)>,
+    readback: ReadBack,
 }
 
 /// The secret stream being written: tar → (hash) → zstd → age → volumes.
@@ -275,7 +282,7 @@ impl SecretStream {
         classify(e, Some(&self.failed), &self.path)
     }
 
-    fn finish(self) -> Result<(SecretsRecord, String)> {
+    fn finish(self) -> Result<(SecretsRecord, String, ReadBack)> {
         let (entries, bytes_in) = (self.tar.entries, self.tar.bytes_in);
         let failed = self.failed.clone();
         let path = self.path.clone();
@@ -285,7 +292,7 @@ impl SecretStream {
         enc.flush().map_err(err)?;
         let sealed = enc.finish().map_err(err)?;
         let vw = sealed.finish().map_err(err)?;
-        let volumes = vw.finish()?;
+        let (volumes, readback) = vw.finish()?;
         let bytes_out = volumes.iter().map(|v| v.size).sum();
         Ok((
             SecretsRecord {
@@ -299,6 +306,7 @@ impl SecretStream {
                 bytes_out,
             },
             plain_sha,
+            readback,
         ))
     }
 }
@@ -380,9 +388,15 @@ fn write_data(
         .finish()
         .and_then(BackgroundWriter::finish)
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
-    let volumes = vw.finish()?;
+    let (volumes, mut readback) = vw.finish()?;
     let bytes_out = volumes.iter().map(|v| v.size).sum();
-    let secrets = secret.map(SecretStream::finish).transpose()?;
+    let secrets = match secret.map(SecretStream::finish).transpose()? {
+        Some((record, plain_sha, secret_readback)) => {
+            readback.extend(secret_readback);
+            Some((record, plain_sha))
+        }
+        None => None,
+    };
     Ok(Written {
         data: DataRecord {
             name,
@@ -394,6 +408,7 @@ fn write_data(
         },
         database,
         secrets,
+        readback,
     })
 }
 

@@ -3,7 +3,7 @@
 
 use super::PARTIAL;
 use crate::error::IoContext;
-use crate::snapshot::{self, Verified, SUMS};
+use crate::snapshot::{self, ReadBack, Verified, SUMS};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -37,16 +37,17 @@ impl Staging {
         &self.dir
     }
 
-    /// Syncs the filesystem, verifies the staged snapshot by re-reading it,
-    /// then moves every file up, `SHA256SUMS` last.
-    pub fn finalize(mut self) -> Result<Verified> {
+    /// Syncs the filesystem, verifies the staged snapshot by re-reading it
+    /// (the files in `written` against what was written into them), then
+    /// moves every file up, `SHA256SUMS` last.
+    pub fn finalize(mut self, written: &ReadBack) -> Result<Verified> {
         // The re-read hashes the very pages the sync writes out, so the two
         // overlap: the device's write time hides the hashing. Both must
         // succeed before anything moves up.
         let dir = &self.dir;
         let (synced, staged) = std::thread::scope(|scope| {
             let sync = scope.spawn(|| syncfs(dir));
-            let staged = snapshot::verify(dir);
+            let staged = snapshot::verify_written(dir, written);
             let synced = sync.join().unwrap_or_else(|_| {
                 Err(Error::Refused(format!(
                     "{}: syncfs thread panicked",
