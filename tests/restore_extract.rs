@@ -480,3 +480,166 @@ fn truncated_archive_with_huge_declared_size_is_an_error() {
     );
     assert_eq!(arena.outside(), before);
 }
+
+/// Files above the writers' hand-over size, of every mode and owner.
+fn large_tree(a: &Path) -> Accounts {
+    let acc = accounts_root(
+        a,
+        &[("root", 0), ("xcat", 1500), ("apache", 1501)],
+        &[("root", 0), ("xcat", 1500), ("apache", 1501)],
+    );
+    let owners = [(0, 0), (1500, 1500), (1501, 1500), (0, 1501)];
+    let modes = [0o644, 0o600, 0o4755, 0o2750, 0o640];
+    for i in 0..40u32 {
+        let size = 64 * 1024 + (i as usize * 17_389) % (700 * 1024);
+        let body: Vec<u8> = (0..size as u32)
+            .map(|j| (j.wrapping_mul(31).wrapping_add(i * 7) % 253) as u8)
+            .collect();
+        let rel = format!("install/pkgs/p{i:02}.rpm");
+        let owner = owners[i as usize % owners.len()];
+        write(
+            a,
+            &rel,
+            &body,
+            modes[i as usize % modes.len()],
+            owner,
+            1_700_000_000 + i as i64,
+        );
+        if i % 3 == 0 {
+            xattr::set(a.join(&rel), "user.origin", format!("p{i}").as_bytes()).unwrap();
+        }
+    }
+    fs::hard_link(
+        a.join("install/pkgs/p07.rpm"),
+        a.join("install/pkgs/again.rpm"),
+    )
+    .unwrap();
+    settle_dir_times(a, 1_650_000_000);
+    acc
+}
+
+#[test]
+fn large_files_come_back_whole_through_the_writer_threads() {
+    let a = tempdir();
+    let b = tempdir();
+    let acc_a = large_tree(a.path());
+    let acc_b = target_root(b.path());
+    let archive = archive_of(a.path(), &acc_a, SKIP);
+    let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    assert_eq!(report.warnings, Vec::<String>::new());
+    assert_eq!(
+        tree_listing(b.path(), &acc_b, SKIP),
+        tree_listing(a.path(), &acc_a, SKIP)
+    );
+    // setuid survives the owner change made through the open file
+    let suid = fs::metadata(b.path().join("install/pkgs/p02.rpm")).unwrap();
+    assert_eq!((suid.uid(), suid.mode() & 0o7777), (2001, 0o4755));
+    let linked = fs::metadata(b.path().join("install/pkgs/again.rpm")).unwrap();
+    let first = fs::metadata(b.path().join("install/pkgs/p07.rpm")).unwrap();
+    assert_eq!(linked.ino(), first.ino());
+}
+
+#[test]
+fn a_large_name_given_twice_ends_as_the_second_with_its_own_metadata() {
+    let a = tempdir();
+    let acc_a = accounts_root(
+        a.path(),
+        &[("root", 0), ("xcat", 1500)],
+        &[("root", 0), ("xcat", 1500)],
+    );
+    write(
+        a.path(),
+        "opt/dup",
+        &vec![b'a'; 300_000],
+        0o600,
+        (0, 0),
+        1_600_000_000,
+    );
+    let mut archive = archive_of(a.path(), &acc_a, SKIP);
+    archive.truncate(archive.len() - 1024); // the end-of-archive blocks
+    fs::remove_file(a.path().join("opt/dup")).unwrap();
+    write(
+        a.path(),
+        "opt/dup",
+        &vec![b'b'; 150_000],
+        0o644,
+        (1500, 1500),
+        1_700_000_000,
+    );
+    archive.extend(archive_of(a.path(), &acc_a, SKIP));
+    let b = tempdir();
+    let acc_b = target_root(b.path());
+    let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    assert_eq!(report.warnings, Vec::<String>::new());
+    let path = b.path().join("opt/dup");
+    assert_eq!(fs::read(&path).unwrap(), vec![b'b'; 150_000]);
+    let m = fs::metadata(&path).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.mtime(), m.mtime_nsec()),
+        (
+            0o644,
+            acc_b.uid_by_name("xcat").unwrap(),
+            1_700_000_000,
+            123_456_789
+        )
+    );
+}
+
+/// A tmpfs mounted for one test.
+struct Tmpfs(tempfile::TempDir);
+
+impl Tmpfs {
+    fn new(size: &str) -> Tmpfs {
+        let dir = tempdir();
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "xcatport-test",
+            ])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount tmpfs");
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_filesystem_under_a_writer_thread_fails_the_extraction_naming_the_file() {
+    let a = tempdir();
+    let acc_a = accounts_root(a.path(), &[("root", 0)], &[("root", 0)]);
+    for i in 0..6 {
+        write(
+            a.path(),
+            &format!("big/f{i}"),
+            &vec![i as u8 + 1; 400_000],
+            0o644,
+            (0, 0),
+            1_700_000_000,
+        );
+    }
+    let archive = archive_of(a.path(), &acc_a, SKIP);
+    let fs_b = Tmpfs::new("1m");
+    let root = fs_b.0.path();
+    accounts_root(root, &[("root", 0)], &[("root", 0)]);
+    let err = run(&archive, root, ExtractOptions::default())
+        .unwrap_err()
+        .to_string();
+    let named =
+        (0..6).any(|i| err.starts_with(&format!("{}: ", root.join(format!("big/f{i}")).display())));
+    assert!(named && err.contains("No space left on device"), "{err}");
+    // it stopped there: not every file was created
+    let made = fs::read_dir(root.join("big")).unwrap().count();
+    assert!(made < 6, "{made} files created after the failure");
+}

@@ -17,15 +17,15 @@
 
 use super::journal::{Change, ChangeSink, Prior};
 use super::meta::{self, DirMeta, Time};
+use super::writers::{self, FileMeta, OpenFile, Writers};
 use crate::error::IoContext;
 use crate::mn::accounts::Accounts;
 use crate::progress::Progress;
 use crate::{Error, Result};
 use std::collections::{BTreeSet, HashSet};
 use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
@@ -123,12 +123,16 @@ pub fn extract_streams<R: Read>(
         dirs: Vec::new(),
         unknown_names: BTreeSet::new(),
         next_index: 0,
+        writers: Writers::start()?,
     };
     let result = readers.into_iter().try_for_each(|r| run.entries(r));
+    let (written, warnings) = run.writers.finish();
+    run.report.warnings.extend(warnings);
     // Directory metadata is applied even after a failure, so that a
     // resumed or rolled-back run starts from consistent directories.
     let finished = run.finish_dirs();
     result?;
+    written?;
     finished?;
     Ok(run.report)
 }
@@ -154,6 +158,8 @@ struct Run<'r, 'o> {
     unknown_names: BTreeSet<String>,
     /// Index of the next entry, counted across streams.
     next_index: u64,
+    /// Where large files' content is written.
+    writers: Writers,
 }
 
 /// Everything the loop needs from one entry's headers.
@@ -620,16 +626,31 @@ impl Run<'_, '_> {
         h: &Header,
         at: &Path,
     ) -> Result<()> {
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(at)
             .at(at)?;
-        let written = if h.kind.is_gnu_sparse() {
-            copy_sparse(entry, &mut file, at, self.progress)?
+        let owner = self.opts.set_owners.then(|| {
+            (
+                self.map_id(&h.uname, h.uid, true),
+                self.map_id(&h.gname, h.gid, false),
+            )
+        });
+        let meta = FileMeta {
+            owner,
+            mode: h.mode,
+            xattrs: h.xattrs.clone(),
+            atime: h.atime,
+            mtime: h.mtime,
+        };
+        let file = OpenFile::new(file, at, h.kind.is_gnu_sparse(), meta);
+        let written = if h.size >= writers::HAND_OVER_FROM {
+            self.writers.write(file, entry, h.size, self.progress)?
         } else {
-            copy_dense(entry, &mut file, at, self.progress)?
+            let warnings = &mut self.report.warnings;
+            writers::write_here(file, entry, h.size, self.progress, warnings)?
         };
         if written != h.size {
             return Err(Error::format(
@@ -643,9 +664,6 @@ impl Run<'_, '_> {
             ));
         }
         self.report.bytes += written;
-        start_writeback(&file);
-        drop(file);
-        self.set_meta(at, h, true);
         Ok(())
     }
 
@@ -893,89 +911,6 @@ fn move_aside(at: &Path, backup: &Path) -> Result<()> {
 /// name twice in one archive). Directories must be empty.
 fn remove_ours(at: &Path) -> Result<()> {
     meta::remove_entry(at)
-}
-
-const CHUNK: usize = 64 * 1024;
-const BLOCK: usize = 4096;
-
-fn copy_dense<R: Read>(
-    entry: &mut R,
-    file: &mut File,
-    at: &Path,
-    progress: &dyn Progress,
-) -> Result<u64> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = read_some(entry, &mut buf, at)?;
-        if n == 0 {
-            return Ok(total);
-        }
-        file.write_all(&buf[..n]).at(at)?;
-        total += n as u64;
-        progress.inc(n as u64);
-    }
-}
-
-/// Copies data, seeking over all-zero blocks so holes stay holes.
-fn copy_sparse<R: Read>(
-    entry: &mut R,
-    file: &mut File,
-    at: &Path,
-    progress: &dyn Progress,
-) -> Result<u64> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = read_full(entry, &mut buf, at)?;
-        if n == 0 {
-            break;
-        }
-        for block in buf[..n].chunks(BLOCK) {
-            if block.iter().all(|b| *b == 0) {
-                file.seek(SeekFrom::Current(block.len() as i64)).at(at)?;
-            } else {
-                file.write_all(block).at(at)?;
-            }
-        }
-        total += n as u64;
-        progress.inc(n as u64);
-    }
-    file.set_len(total).at(at)?;
-    Ok(total)
-}
-
-/// Starts the kernel writing `file` out now, without waiting for it: the
-/// step's closing syncfs then finds most of the data already on disk rather
-/// than flushing the whole tree after the last byte. Advisory only; a failed
-/// write is reported by that syncfs.
-fn start_writeback(file: &File) {
-    // SAFETY: a descriptor we own for the call; SYNC_FILE_RANGE_WRITE only queues I/O.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-    }
-}
-
-fn read_some<R: Read>(r: &mut R, buf: &mut [u8], at: &Path) -> Result<usize> {
-    loop {
-        match r.read(buf) {
-            Ok(n) => return Ok(n),
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::io(at, e)),
-        }
-    }
-}
-
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8], at: &Path) -> Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        let n = read_some(r, &mut buf[filled..], at)?;
-        if n == 0 {
-            break;
-        }
-        filled += n;
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

@@ -181,6 +181,13 @@ pub fn set_times(path: &Path, atime: Time, mtime: Time) -> Result<()> {
     .map_err(|e| Error::io(path, std::io::Error::from(e)))
 }
 
+/// Sets the times of an open file (`at` names it in the error).
+pub fn set_file_times(file: &fs::File, at: &Path, atime: Time, mtime: Time) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    nix::sys::stat::futimens(file.as_raw_fd(), &atime.spec(), &mtime.spec())
+        .map_err(|e| Error::io(at, std::io::Error::from(e)))
+}
+
 /// Copies a file, symlink or empty directory with its owner, mode, xattrs
 /// and times (the backup path when a rename would cross filesystems).
 pub fn copy_entry(from: &Path, to: &Path) -> Result<()> {

@@ -21,6 +21,7 @@ pub mod packages;
 pub mod scan;
 pub mod services;
 pub mod steps;
+pub mod writers;
 
 pub use executor::{Executor, Outcome, Report, StepAction, StepReport};
 pub use journal::{Journal, RollbackReport};
