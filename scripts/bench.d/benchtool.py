@@ -2,8 +2,10 @@
 """Helpers for scripts/bench (Python 3 standard library only).
 
 Subcommands:
-  tarlist [--skip-prefix P]...   read a tar stream on stdin, write its member
-                                 names NUL-separated on stdout (exact bytes)
+  tarlist [--skip-prefix P | --only-prefix P]...
+                                 read a tar stream on stdin, write its member
+                                 names NUL-separated on stdout (exact bytes),
+                                 leaving out (or keeping only) those under P
   sizeof ROOT LIST               bytes of the regular files in LIST (NUL-separated,
                                  relative to ROOT), hardlinks counted once
   compare ROOT_A ROOT_B LIST     same type, mode, size, mtime and link target for
@@ -44,13 +46,15 @@ def read_list(path):
 
 
 def cmd_tarlist(args):
-    skips = [a.encode() for a in args[1::2]] if args and args[0] == "--skip-prefix" else []
+    skips = [v.encode() for k, v in zip(args[::2], args[1::2]) if k == "--skip-prefix"]
+    keeps = [v.encode() for k, v in zip(args[::2], args[1::2]) if k == "--only-prefix"]
+    under = lambda name, prefixes: any(name == p.rstrip(b"/") or name.startswith(p) for p in prefixes)
     out = sys.stdout.buffer
     with tarfile.open(fileobj=sys.stdin.buffer, mode="r|", encoding="utf-8",
                       errors="surrogateescape") as tar:
         for member in tar:
             name = member.name.encode("utf-8", "surrogateescape")
-            if any(name == s.rstrip(b"/") or name.startswith(s) for s in skips):
+            if under(name, skips) or (keeps and not under(name, keeps)):
                 continue
             out.write(name + b"\0")
     return 0
