@@ -236,3 +236,32 @@ fn xcatdb_binary_prints_the_method_and_fails_loudly_on_a_bad_file() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_killed_restores_staged_table_and_its_sqlite_journal_are_cleared_first() {
+    let src = tempfile::tempdir().unwrap();
+    fixture::db::populate(src.path(), 5).unwrap();
+    let (dump_dir, first) = dump(src.path());
+    let target = tempfile::tempdir().unwrap();
+    fixture::db::populate(target.path(), 2).unwrap();
+    let xcat = target.path().join("etc/xcat");
+    let leftovers = [
+        ".nodelist.sqlite.xcatport-new",
+        ".nodelist.sqlite.xcatport-new-journal",
+        ".nodelist.sqlite.xcatport-new-wal",
+        ".nodelist.sqlite.xcatport-new-shm",
+    ];
+    for name in leftovers {
+        fs::write(xcat.join(name), vec![0x5a; 4096]).unwrap();
+    }
+    db::restore_from_dir(
+        target.path(),
+        &dump_dir.path().join("dump"),
+        &RestoreOptions::default(),
+    )
+    .unwrap();
+    for name in leftovers {
+        assert!(!xcat.join(name).exists(), "{name} left behind");
+    }
+    assert_eq!(dump(target.path()).1, first);
+}

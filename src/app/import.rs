@@ -1352,8 +1352,9 @@ impl restore::StepAction for DatabaseStep {
             sm.stop("xcatd")?;
         }
         let kept = sqlite_files(&backup)?;
-        // Tables staged by a restore killed mid-write (`.<table>.sqlite.xcatport-new`);
-        // a rollback repeated after the files step's undo finds no directory.
+        // Tables staged by a restore killed mid-write (`.<table>.sqlite.xcatport-new`,
+        // with SQLite's journal beside it); a rollback repeated after the
+        // files step's undo finds no directory.
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -1364,7 +1365,7 @@ impl restore::StepAction for DatabaseStep {
         for entry in entries {
             let name = entry.at(&dir)?.file_name();
             let text = name.to_string_lossy();
-            if text.starts_with('.') && text.ends_with(".xcatport-new") {
+            if crate::db::sqlite::is_staged_name(&text) {
                 let p = dir.join(&name);
                 std::fs::remove_file(&p).at(&p)?;
             }

@@ -26,6 +26,18 @@ pub struct Sqlite {
 }
 
 const STAGED_SUFFIX: &str = ".xcatport-new";
+/// Files SQLite keeps beside a database: a rollback journal left by a
+/// killed writer is played back into whatever file next has the name.
+const SIDECARS: [&str; 3] = ["-journal", "-wal", "-shm"];
+
+/// Whether `name` is a table staged by a restore (`.<table>.sqlite.xcatport-new`)
+/// or one of SQLite's files beside it.
+pub fn is_staged_name(name: &str) -> bool {
+    name.starts_with('.')
+        && std::iter::once("")
+            .chain(SIDECARS)
+            .any(|s| name.ends_with(&format!("{STAGED_SUFFIX}{s}")))
+}
 
 fn db_error(path: &Path, e: rusqlite::Error) -> Error {
     Error::Db(format!("{}: {e}", path.display()))
@@ -54,6 +66,23 @@ impl Sqlite {
         self.dir.join(format!(".{table}.sqlite{STAGED_SUFFIX}"))
     }
 
+    /// Removes a staged table and SQLite's files beside it (a killed run's).
+    fn remove_staged(&self, table: &str) -> Result<()> {
+        let staged = self.staged_file(table);
+        for suffix in std::iter::once("").chain(SIDECARS) {
+            let mut name = staged.clone().into_os_string();
+            name.push(suffix);
+            let path = PathBuf::from(name);
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&path, e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Creates `<table>.sqlite` (mode 0600) with xCAT's DDL if it is missing,
     /// and returns an open connection to it.
     pub fn create_table(&self, table: &Table) -> Result<Connection> {
@@ -76,12 +105,7 @@ impl Sqlite {
         let table = source.table;
         let original = self.table_file(&table.name);
         let staged = self.staged_file(&table.name);
-        match fs::remove_file(&staged) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(Error::io(&staged, e))
-            }
-            _ => {}
-        }
+        self.remove_staged(&table.name)?;
         create_private_file(&staged)?;
         let mut ddl = vec![table.create_statement(Dialect::Sqlite)];
         if original.exists() {
@@ -283,7 +307,7 @@ impl Backend for Sqlite {
                 Ok(rows) => counts.push(rows),
                 Err(e) => {
                     for s in sources {
-                        let _ = fs::remove_file(self.staged_file(&s.table.name));
+                        let _ = self.remove_staged(&s.table.name);
                     }
                     return Err(e);
                 }
@@ -298,5 +322,31 @@ impl Backend for Sqlite {
             .and_then(|d| d.sync_all())
             .at(&self.dir)?;
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_staged_name;
+
+    #[test]
+    fn staged_names_include_sqlites_files_beside_them_and_nothing_else() {
+        for name in [
+            ".site.sqlite.xcatport-new",
+            ".site.sqlite.xcatport-new-journal",
+            ".site.sqlite.xcatport-new-wal",
+            ".site.sqlite.xcatport-new-shm",
+        ] {
+            assert!(is_staged_name(name), "{name}");
+        }
+        for name in [
+            "site.sqlite",
+            "site.sqlite-journal",
+            "site.sqlite.xcatport-new",
+            ".site.sqlite.xcatport-new-other",
+            ".site.sqlite.xcatport-newer",
+        ] {
+            assert!(!is_staged_name(name), "{name}");
+        }
     }
 }
