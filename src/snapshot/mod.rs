@@ -15,6 +15,7 @@ pub mod crypt;
 pub mod db;
 pub mod hash;
 pub mod manifest;
+pub mod readahead;
 pub mod readback;
 pub mod reader;
 pub mod sums;

@@ -5,6 +5,7 @@
 
 use super::compress::Codec;
 use super::crypt::Unlock;
+use super::readahead::ReadAhead;
 use super::verify::Verified;
 use crate::cli::Compression;
 use crate::error::IoContext;
@@ -50,14 +51,19 @@ impl Read for Concat {
     }
 }
 
-/// The decoded data tar stream (DB dump members first, then the files).
+/// The decoded data tar stream (DB dump members first, then the files),
+/// read and decoded a few blocks ahead on a thread of its own.
 pub fn open_data(v: &Verified) -> Result<Box<dyn Read>> {
     let kind = v.head.data.compression.kind;
-    Codec::decoder(
-        kind,
-        io::BufReader::with_capacity(1 << 20, Concat::new(v.data_volumes.clone())),
-    )
-    .at(&v.dir)
+    let volumes = v.data_volumes.clone();
+    let ahead = ReadAhead::spawn(move || {
+        Codec::decoder(
+            kind,
+            io::BufReader::with_capacity(1 << 20, Concat::new(volumes)),
+        )
+    })
+    .at(&v.dir)?;
+    Ok(Box::new(ahead))
 }
 
 /// The package tar stream (uncompressed).
