@@ -191,12 +191,25 @@ fn a_file_growing_while_read_is_recorded_at_one_size_or_fails() {
 fn a_data_volume_cut_short_mid_restore_fails_naming_it_and_resume_finishes() {
     let w = work("xcatport-faults-res-");
     let mn = mn(w.path());
+    // Far more data than the restore reads ahead (a few MiB), so that the
+    // last volume is still unread when the stick goes away.
+    let mut noise = vec![0u8; 64 << 20];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for chunk in noise.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    std::fs::create_dir_all(mn.join("install/iso")).unwrap();
+    std::fs::write(mn.join("install/iso/media.bin"), &noise).unwrap();
+    drop(noise);
     let stub = static_stub(w.path());
     let stick = w.path().join("stick");
-    let out = run(export_cmd(&mn, &stick, &stub, &["--split", "512K"]));
+    let out = run(export_cmd(&mn, &stick, &stub, &["--split", "4M"]));
     assert!(out.status.success(), "{}", text(&out));
     let (head, _) = records(&stick);
-    assert!(head.data.volumes.len() >= 3, "{:?}", head.data.volumes);
+    assert!(head.data.volumes.len() >= 16, "{:?}", head.data.volumes);
     let last = stick.join(&head.data.volumes.last().unwrap().name);
     let keep = std::fs::read(&last).unwrap();
 
