@@ -7,6 +7,7 @@
 pub mod profile;
 pub mod report;
 pub mod rules;
+pub mod tally;
 pub mod walk;
 
 pub use profile::Profile;
@@ -185,39 +186,52 @@ impl Plan {
             missing: Vec::new(),
         };
         progress.set_message("walking");
-        for item in walk::Walk::new(root, &rules, true) {
-            match item? {
-                walk::Item::Included(e) => {
-                    let st = summary.section_mut(e.section);
-                    if e.meta.is_dir() {
-                        st.dirs += 1;
-                    } else {
-                        st.files += 1;
+        let rule_count = summary.exclusions.len();
+        let ((), excluded_trees) = tally::while_walking(rule_count, |trees| {
+            for item in walk::Walk::new(root, &rules, true) {
+                match item? {
+                    walk::Item::Included(e) => {
+                        let st = summary.section_mut(e.section);
+                        if e.meta.is_dir() {
+                            st.dirs += 1;
+                        } else {
+                            st.files += 1;
+                        }
+                        if e.meta.is_file() {
+                            st.bytes += e.meta.len();
+                            progress.inc(e.meta.len());
+                        }
                     }
-                    if e.meta.is_file() {
-                        st.bytes += e.meta.len();
-                        progress.inc(e.meta.len());
+                    walk::Item::Excluded {
+                        rule,
+                        is_dir,
+                        bytes,
+                        tree,
+                    } => {
+                        let ex = &mut summary.exclusions[rule];
+                        if is_dir {
+                            ex.dirs += 1;
+                        } else {
+                            ex.files += 1;
+                        }
+                        ex.bytes += bytes;
+                        if let Some(dir) = tree {
+                            trees.add(rule, dir);
+                        }
                     }
+                    walk::Item::Missing(rel) => summary.missing.push(format!("/{}", rel.display())),
+                    walk::Item::Media { rel, excluded } => summary.media.push(MediaRecord {
+                        path: format!("/{}", rel.display()),
+                        excluded,
+                    }),
                 }
-                walk::Item::Excluded {
-                    rule,
-                    is_dir,
-                    bytes,
-                } => {
-                    let ex = &mut summary.exclusions[rule];
-                    if is_dir {
-                        ex.dirs += 1;
-                    } else {
-                        ex.files += 1;
-                    }
-                    ex.bytes += bytes;
-                }
-                walk::Item::Missing(rel) => summary.missing.push(format!("/{}", rel.display())),
-                walk::Item::Media { rel, excluded } => summary.media.push(MediaRecord {
-                    path: format!("/{}", rel.display()),
-                    excluded,
-                }),
             }
+            Ok(())
+        })?;
+        for (ex, under) in summary.exclusions.iter_mut().zip(excluded_trees) {
+            ex.files += under.files;
+            ex.dirs += under.dirs;
+            ex.bytes += under.bytes;
         }
         progress.finish();
         Ok(Plan {

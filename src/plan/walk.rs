@@ -14,12 +14,15 @@ pub const MEDIA_MARKERS: &[&str] = &[".treeinfo", ".discinfo", "media.1", ".disk
 #[derive(Debug)]
 pub enum Item {
     Included(Box<Entry>),
-    /// An excluded entry (for excluded directories also each entry under them
-    /// when counting); `bytes` is a regular file's size.
+    /// An excluded entry; `bytes` is a regular file's size. The walk never
+    /// descends into an excluded directory: when counting, `tree` is that
+    /// directory, for the caller to count what is under it
+    /// ([`super::tally`]).
     Excluded {
         rule: usize,
         is_dir: bool,
         bytes: u64,
+        tree: Option<PathBuf>,
     },
     /// An include root that does not exist on this MN.
     Missing(PathBuf),
@@ -36,10 +39,8 @@ pub struct Walk<'a> {
     rules: &'a Rules,
     roots: std::vec::IntoIter<PathBuf>,
     it: Option<walkdir::IntoIter>,
-    /// Plan pass: descend into excluded dirs to count them; write pass: skip them.
+    /// Plan pass: report excluded dirs as trees to count; write pass: just skip them.
     count_excluded: bool,
-    /// (depth, rule) of the excluded directory being counted.
-    inside_excluded: Option<(usize, usize)>,
     pending: Option<Item>,
 }
 
@@ -51,7 +52,6 @@ impl<'a> Walk<'a> {
             roots: rules.walk_roots().into_iter(),
             it: None,
             count_excluded,
-            inside_excluded: None,
             pending: None,
         }
     }
@@ -70,7 +70,6 @@ impl<'a> Walk<'a> {
                         .sort_by_file_name()
                         .into_iter(),
                 );
-                self.inside_excluded = None;
                 None
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Ok(Item::Missing(rel))),
@@ -103,16 +102,6 @@ impl<'a> Walk<'a> {
         })?;
         let is_dir = meta.is_dir();
         let bytes = if meta.is_file() { meta.len() } else { 0 };
-        if let Some((depth, rule)) = self.inside_excluded {
-            if dent.depth() > depth {
-                return Ok(Some(Item::Excluded {
-                    rule,
-                    is_dir,
-                    bytes,
-                }));
-            }
-            self.inside_excluded = None;
-        }
         let ft = meta.file_type();
         let mut rule = if !(ft.is_file() || ft.is_dir() || ft.is_symlink()) {
             Some(RULE_SPECIAL)
@@ -129,9 +118,7 @@ impl<'a> Walk<'a> {
         }
         if let Some(rule) = rule {
             if is_dir {
-                if self.count_excluded {
-                    self.inside_excluded = Some((dent.depth(), rule));
-                } else if let Some(it) = self.it.as_mut() {
+                if let Some(it) = self.it.as_mut() {
                     it.skip_current_dir();
                 }
             }
@@ -139,6 +126,7 @@ impl<'a> Walk<'a> {
                 rule,
                 is_dir,
                 bytes,
+                tree: (is_dir && self.count_excluded).then(|| abs.to_path_buf()),
             }));
         }
         if rel.as_os_str().is_empty() {
