@@ -69,18 +69,19 @@ impl Sqlite {
     /// Removes a staged table and SQLite's files beside it (a killed run's).
     fn remove_staged(&self, table: &str) -> Result<()> {
         let staged = self.staged_file(table);
+        let mut first = None;
         for suffix in std::iter::once("").chain(SIDECARS) {
             let mut name = staged.clone().into_os_string();
             name.push(suffix);
             let path = PathBuf::from(name);
             match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(&path, e))
+                    first.get_or_insert(Error::io(&path, e));
                 }
                 _ => {}
             }
         }
-        Ok(())
+        first.map_or(Ok(()), Err)
     }
 
     /// Creates `<table>.sqlite` (mode 0600) with xCAT's DDL if it is missing,

@@ -36,6 +36,8 @@ struct State {
     busy: usize,
     /// The walk has handed over its last tree.
     closed: bool,
+    /// The walk failed: the count is not wanted any more.
+    stopped: bool,
     totals: Vec<Tally>,
     error: Option<Error>,
 }
@@ -53,6 +55,7 @@ impl Counter {
                 queue: Vec::new(),
                 busy: 0,
                 closed: false,
+                stopped: false,
                 totals: vec![Tally::default(); rules],
                 error: None,
             }),
@@ -82,7 +85,8 @@ impl Counter {
             let (rule, dir) = {
                 let Ok(mut s) = self.state.lock() else { return };
                 loop {
-                    if s.error.is_some() {
+                    if s.error.is_some() || s.stopped {
+                        self.changed.notify_all();
                         return;
                     }
                     if let Some(next) = s.queue.pop() {
@@ -139,6 +143,14 @@ fn count_dir(dir: &Path, subdirs: &mut Vec<PathBuf>) -> Result<Tally> {
     Ok(tally)
 }
 
+struct CloseOnDrop<'a>(&'a Counter);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Runs `walk`, which hands excluded directories to the [`Counter`], while
 /// threads count them; returns its result and the totals per rule (`rules`
 /// of them). The first error of either wins, the walk's first.
@@ -152,14 +164,17 @@ pub fn while_walking<T>(
         let workers: Vec<_> = (0..threads)
             .map(|_| scope.spawn(|| counter.work()))
             .collect();
+        // Closed however the walk ends, a panic included: the counting
+        // threads wait for it, and the scope waits for them.
+        let closing = CloseOnDrop(&counter);
         let walked = walk(&counter);
         if walked.is_err() {
-            // stop the counting: the plan fails anyway
+            // the plan fails anyway: stop counting
             if let Ok(mut s) = counter.state.lock() {
-                s.queue.clear();
+                s.stopped = true;
             }
         }
-        counter.close();
+        drop(closing);
         let panicked = workers.into_iter().any(|w| w.join().is_err());
         (walked, panicked)
     });
@@ -242,6 +257,19 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with(&format!("{}: ", gone.display())), "{err}");
+    }
+
+    #[test]
+    fn a_panicking_walk_panics_instead_of_waiting_for_the_counters_forever() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().to_path_buf();
+        let outcome = std::panic::catch_unwind(|| {
+            while_walking(1, |c| -> Result<()> {
+                c.add(0, tree.clone());
+                panic!("walk bug")
+            })
+        });
+        assert!(outcome.is_err());
     }
 
     #[test]

@@ -185,6 +185,7 @@ impl Run<'_, '_> {
         let mut archive = tar::Archive::new(reader);
         let entries = archive.entries().at(&archive_name)?;
         for entry in entries {
+            self.writers.check()?;
             let mut entry = entry.at(&archive_name)?;
             let raw = entry.path_bytes().into_owned();
             let index = self.next_index;

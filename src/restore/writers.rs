@@ -244,8 +244,10 @@ impl Writers {
         Ok(total)
     }
 
-    /// The first failure of a writer so far.
-    fn check(&self) -> Result<()> {
+    /// The first failure of a writer so far (handed out once): the
+    /// extraction checks before each entry, so it stops at the first failure
+    /// whatever kind of entry comes next.
+    pub fn check(&self) -> Result<()> {
         match self.shared.failed.lock() {
             Ok(mut slot) => slot.take().map_or(Ok(()), Err),
             Err(_) => Err(Error::Refused("a writer thread panicked".into())),

@@ -111,9 +111,15 @@ impl Read for ReadAhead {
                     self.blocks = None;
                     return Err(e);
                 }
-                // The thread ended the stream (or died: its join reports nothing more).
+                // The thread ended the stream, or died.
                 Err(_) => {
                     self.blocks = None;
+                    let died = self.worker.take().is_some_and(|w| w.join().is_err());
+                    if died {
+                        return Err(io::Error::other(
+                            "the stream's reader thread stopped unexpectedly",
+                        ));
+                    }
                     return Ok(0);
                 }
             }
@@ -127,11 +133,10 @@ impl Read for ReadAhead {
 
 impl Drop for ReadAhead {
     fn drop(&mut self) {
-        // Closing the queue stops the thread at its next block.
+        // Closing the queue stops the thread at its next block. It is not
+        // waited for: a read hanging on a failing stick must not hold back
+        // the error the caller is about to report.
         self.blocks = None;
-        if let Some(worker) = self.worker.take() {
-            let _ = worker.join();
-        }
     }
 }
 
@@ -210,9 +215,41 @@ mod tests {
         assert_eq!(err.to_string(), "no such volume");
     }
 
+    /// An endless stream that counts the reads made from it.
+    struct Counting(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+    impl Read for Counting {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            buf.fill(7);
+            Ok(buf.len())
+        }
+    }
+
     #[test]
     fn dropping_it_early_stops_the_thread() {
-        let r = ReadAhead::spawn(|| Ok(Box::new(io::repeat(7)) as Box<dyn Read>)).unwrap();
-        drop(r); // joins: an endless stream must not keep it running
+        let reads = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = std::sync::Arc::clone(&reads);
+        let r = ReadAhead::spawn(move || Ok(Box::new(Counting(counted)) as Box<dyn Read>)).unwrap();
+        drop(r);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let settled = reads.load(std::sync::atomic::Ordering::Relaxed);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(
+            reads.load(std::sync::atomic::Ordering::Relaxed),
+            settled,
+            "still reading"
+        );
+    }
+
+    #[test]
+    fn a_thread_that_dies_is_an_error_not_the_end_of_the_stream() {
+        let mut r =
+            ReadAhead::spawn(|| -> io::Result<Box<dyn Read>> { panic!("decoder bug") }).unwrap();
+        let err = r.read(&mut [0u8; 10]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the stream's reader thread stopped unexpectedly"
+        );
     }
 }

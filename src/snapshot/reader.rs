@@ -56,11 +56,13 @@ impl Read for Concat {
 pub fn open_data(v: &Verified) -> Result<Box<dyn Read>> {
     let kind = v.head.data.compression.kind;
     let volumes = v.data_volumes.clone();
+    let dir = v.dir.clone();
     let ahead = ReadAhead::spawn(move || {
         Codec::decoder(
             kind,
             io::BufReader::with_capacity(1 << 20, Concat::new(volumes)),
         )
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
     })
     .at(&v.dir)?;
     Ok(Box::new(ahead))

@@ -219,7 +219,7 @@ fn check_written(path: &Path, written: &WrittenCheck) -> Result<()> {
     if read != *written {
         return Err(refuse(
             path,
-            "reads back different from what was written: the target lost or changed data (failing media, or a stick smaller than it claims)",
+            "reads back different from what was written: the target lost or changed data (failing media, or something else writing to it)",
         ));
     }
     Ok(())
