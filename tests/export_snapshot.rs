@@ -509,6 +509,42 @@ fn a_plan_that_does_not_fit_is_refused_before_writing() {
     assert_eq!(listing(fs.0.path()), Vec::<String>::new());
 }
 
+/// The default profile's plan of `mn`.
+fn default_plan(mn: &Mn) -> xcatport::plan::Plan {
+    let rules = xcatport::plan::Rules::compile(
+        &xcatport::plan::Profile::load("default").unwrap(),
+        &Vars::default(),
+        "rhel",
+        &[],
+        &[],
+    )
+    .unwrap();
+    xcatport::plan::Plan::build(mn.root(), rules, &xcatport::progress::Hidden).unwrap()
+}
+
+/// Writes the plan's snapshot (no database, zstd, one volume) into `staging`.
+fn write_staged(
+    staging: &Path,
+    plan: &xcatport::plan::Plan,
+) -> xcatport::Result<snapshot::WriteReport> {
+    let bin_dir = tempfile::tempdir().unwrap();
+    let opts = snapshot::WriteOptions {
+        codec: snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
+        split: snapshot::volume::Split::None,
+        source: facts(),
+        repos: Vec::new(),
+        installed: Vec::new(),
+    };
+    snapshot::write_snapshot(
+        staging,
+        plan,
+        &mut NoDatabase,
+        &import_binary(bin_dir.path()),
+        &opts,
+        &xcatport::progress::Hidden,
+    )
+}
+
 #[test]
 fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
     let fs = Tmpfs::new("2m");
@@ -520,39 +556,14 @@ fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
         *b = (x >> 16) as u8;
     }
     mn.file("install/noise", &noise);
-    let rules = xcatport::plan::Rules::compile(
-        &xcatport::plan::Profile::load("default").unwrap(),
-        &Vars::default(),
-        "rhel",
-        &[],
-        &[],
-    )
-    .unwrap();
-    let plan = xcatport::plan::Plan::build(mn.root(), rules, &xcatport::progress::Hidden).unwrap();
+    let plan = default_plan(&mn);
     let target =
         xcatport::target::Target::check(fs.0.path(), &plan.exported_trees(), false).unwrap();
     target.check_room(plan.summary.totals().2).unwrap();
     let staging = target.stage().unwrap();
     // Something else fills the stick after the check.
     std::fs::write(fs.0.path().join("ballast"), vec![0u8; 1400 << 10]).unwrap();
-    let bin_dir = tempfile::tempdir().unwrap();
-    let opts = snapshot::WriteOptions {
-        codec: snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
-        split: snapshot::volume::Split::None,
-        source: facts(),
-        repos: Vec::new(),
-        installed: Vec::new(),
-    };
-    let err = snapshot::write_snapshot(
-        staging.path(),
-        &plan,
-        &mut NoDatabase,
-        &import_binary(bin_dir.path()),
-        &opts,
-        &xcatport::progress::Hidden,
-    )
-    .unwrap_err()
-    .to_string();
+    let err = write_staged(staging.path(), &plan).unwrap_err().to_string();
     assert!(
         err.contains("No space left on device")
             && err.contains(".xcatport-partial/xcat-data.tar.zst"),
@@ -567,35 +578,11 @@ fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
 fn the_verifying_reread_catches_a_byte_the_stick_changed_after_writing() {
     let mn = sample_mn();
     let out = tempfile::tempdir().unwrap();
-    let rules = xcatport::plan::Rules::compile(
-        &xcatport::plan::Profile::load("default").unwrap(),
-        &Vars::default(),
-        "rhel",
-        &[],
-        &[],
-    )
-    .unwrap();
-    let plan = xcatport::plan::Plan::build(mn.root(), rules, &xcatport::progress::Hidden).unwrap();
+    let plan = default_plan(&mn);
     let target =
         xcatport::target::Target::check(out.path(), &plan.exported_trees(), false).unwrap();
     let staging = target.stage().unwrap();
-    let bin_dir = tempfile::tempdir().unwrap();
-    let opts = snapshot::WriteOptions {
-        codec: snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
-        split: snapshot::volume::Split::None,
-        source: facts(),
-        repos: Vec::new(),
-        installed: Vec::new(),
-    };
-    let report = snapshot::write_snapshot(
-        staging.path(),
-        &plan,
-        &mut NoDatabase,
-        &import_binary(bin_dir.path()),
-        &opts,
-        &xcatport::progress::Hidden,
-    )
-    .unwrap();
+    let report = write_staged(staging.path(), &plan).unwrap();
     // What the writer kept covers the big files, and matches them as written.
     for name in ["xcatimport", "xcat-rpms.tar", "xcat-data.tar.zst"] {
         let check = report
