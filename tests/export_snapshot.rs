@@ -3,10 +3,12 @@
 //! the stream, split volumes, and the refusals that must leave nothing valid.
 
 mod export_support;
+mod tmpfs_support;
 
 use export_support::*;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use tmpfs_support::Tmpfs;
 use xcatport::app::export::run_with;
 use xcatport::plan::Vars;
 use xcatport::snapshot::{self, manifest, DirDump, NoDatabase};
@@ -468,32 +470,6 @@ fn dry_run_writes_nothing_and_says_whether_it_fits() {
     assert_eq!((media.files, media.bytes), (2, 4000 + 10));
     assert!(o.plan.media[0].excluded);
     assert!(!stick.exists());
-}
-
-/// A small tmpfs, unmounted when dropped.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn new(size: &str) -> Tmpfs {
-        let dir = tempfile::tempdir().unwrap();
-        let (ok, _, err) = sh(
-            dir.path(),
-            &format!(
-                "mount -t tmpfs -o size={size} xcatport-test {}",
-                dir.path().display()
-            ),
-        );
-        assert!(ok, "mount tmpfs: {err}");
-        Tmpfs(dir)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
 }
 
 #[test]

@@ -3,11 +3,13 @@
 //! without a byte written outside the root.
 
 mod restore_support;
+mod tmpfs_support;
 
 use restore_support::*;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use tmpfs_support::Tmpfs;
 use xcatport::mn::accounts::Accounts;
 use xcatport::progress::Hidden;
 use xcatport::restore::extract::{extract, ExtractOptions, ExtractReport};
@@ -583,36 +585,6 @@ fn a_large_name_given_twice_ends_as_the_second_with_its_own_metadata() {
             123_456_789
         )
     );
-}
-
-/// A tmpfs mounted for one test.
-struct Tmpfs(tempfile::TempDir);
-
-impl Tmpfs {
-    fn new(size: &str) -> Tmpfs {
-        let dir = tempdir();
-        let status = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size}"),
-                "xcatport-test",
-            ])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount tmpfs");
-        Tmpfs(dir)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
 }
 
 #[test]
