@@ -40,12 +40,17 @@ fn source_err(path: &Path, error: io::Error) -> io::Error {
     )
 }
 
+/// Bytes of file content read per call.
+const CONTENT_BUFFER: usize = 1 << 20;
+
 /// Writes plan entries and generated members into one tar stream.
 pub struct TarWriter<W: Write> {
     builder: tar::Builder<W>,
     names: Accounts,
     /// (dev, ino) → first path and its record, only for files with several links.
     links: HashMap<(u64, u64), (PathBuf, Option<String>)>,
+    /// File content passes through here on its way into the stream.
+    buffer: Vec<u8>,
     /// Content bytes read from the source.
     pub bytes_in: u64,
     pub entries: u64,
@@ -59,6 +64,7 @@ impl<W: Write> TarWriter<W> {
             builder,
             names,
             links: HashMap::new(),
+            buffer: vec![0; CONTENT_BUFFER],
             bytes_in: 0,
             entries: 0,
         }
@@ -234,16 +240,15 @@ impl<W: Write> TarWriter<W> {
         match sparse {
             None => {
                 header.set_size(size);
-                let mut reader = HashingReader::new(SourceRead {
-                    inner: io::BufReader::with_capacity(1 << 20, file).take(size),
-                    path,
-                });
-                self.builder.append_data(header, &entry.rel, &mut reader)?;
-                if reader.count() != size {
-                    return Err(changed(path));
-                }
+                // The builder writes the header (and any long-name record);
+                // the content is copied here, read straight into one reused
+                // buffer and hashed there: the builder's own copy goes
+                // through a small stack buffer, a second copy of every byte.
+                self.builder.append_data(header, &entry.rel, io::empty())?;
+                let sha256 =
+                    copy_content(file, size, path, &mut self.buffer, self.builder.get_mut())?;
                 self.bytes_in += size;
-                Ok(reader.finish())
+                Ok(sha256)
             }
             Some(segments) => {
                 let on_disk: u64 = segments.iter().map(|s| s.1).sum();
@@ -272,6 +277,36 @@ impl<W: Write> TarWriter<W> {
     }
 }
 
+/// Copies exactly `size` bytes of `file` and the zero padding after them
+/// into `out`; returns their SHA-256. A file that ends early changed under us.
+fn copy_content<W: Write>(
+    mut file: File,
+    size: u64,
+    path: &Path,
+    buffer: &mut [u8],
+    out: &mut W,
+) -> io::Result<String> {
+    let mut hash = HashingReader::new(io::empty());
+    let mut left = size;
+    while left > 0 {
+        let want = buffer
+            .len()
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = match file.read(&mut buffer[..want]) {
+            Ok(0) => return Err(changed(path)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(source_err(path, e)),
+        };
+        hash.update(&buffer[..n]);
+        out.write_all(&buffer[..n])?;
+        left -= n as u64;
+    }
+    let tail = (512 - size % 512) % 512;
+    out.write_all(&[0u8; 512][..tail as usize])?;
+    Ok(hash.finish())
+}
+
 fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -283,18 +318,6 @@ fn changed(path: &Path) -> io::Error {
         path,
         io::Error::other("file changed size while being read; stop xCAT services and export again"),
     )
-}
-
-/// Tags read errors with the source path.
-struct SourceRead<'a, R> {
-    inner: R,
-    path: &'a Path,
-}
-
-impl<R: Read> Read for SourceRead<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| source_err(self.path, e))
-    }
 }
 
 /// Data segments `(offset, length)` of a file with holes, or `None` if it has
