@@ -1,6 +1,8 @@
 //! Compression of the data stream: multithreaded zstd (default), multithreaded
 //! xz, or none. Decoders for the reader are here too, so both sides agree.
 
+use super::background::BackgroundWriter;
+use super::frames::ZstdFrames;
 use crate::cli::Compression;
 use crate::{Error, Result};
 use std::io::{self, Read, Write};
@@ -75,6 +77,24 @@ impl Codec {
         })
     }
 
+    /// The whole compression stage for a large stream into `inner`, with
+    /// threads of its own so that the caller only reads and hashes: zstd as
+    /// independent frames on every core ([`ZstdFrames`]), or the encoder
+    /// between two background writers.
+    pub fn pipeline<W: Write + Send + 'static>(&self, inner: W) -> io::Result<Pipeline<W>> {
+        if self.kind == Compression::Zstd && self.workers > 1 {
+            return Ok(Pipeline::Frames(ZstdFrames::spawn(
+                inner,
+                self.level,
+                self.workers,
+            )?));
+        }
+        let out = BackgroundWriter::spawn(inner)?;
+        Ok(Pipeline::Staged(BackgroundWriter::spawn(
+            self.encoder(out)?,
+        )?))
+    }
+
     /// A decoder reading this codec's stream from `inner`.
     pub fn decoder<'a, R: Read + 'a>(
         kind: Compression,
@@ -107,6 +127,38 @@ impl<W: Write> Encoder<W> {
                 w.flush()?;
                 Ok(w)
             }
+        }
+    }
+}
+
+/// See [`Codec::pipeline`]; `finish` returns the inner writer once every
+/// byte is compressed and written.
+pub enum Pipeline<W: Write + Send + 'static> {
+    Frames(ZstdFrames<W>),
+    Staged(BackgroundWriter<Encoder<BackgroundWriter<W>>>),
+}
+
+impl<W: Write + Send + 'static> Pipeline<W> {
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Pipeline::Frames(f) => f.finish(),
+            Pipeline::Staged(s) => s.finish()?.finish()?.finish(),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for Pipeline<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Pipeline::Frames(f) => f.write(buf),
+            Pipeline::Staged(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Pipeline::Frames(f) => f.flush(),
+            Pipeline::Staged(s) => s.flush(),
         }
     }
 }

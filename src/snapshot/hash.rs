@@ -59,7 +59,7 @@ impl<R: Read> Read for HashingReader<R> {
 pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
-    check: Option<Box<Xxh3>>,
+    check: Option<Box<SegmentCheck>>,
     count: u64,
 }
 
@@ -76,7 +76,7 @@ impl<W: Write> HashingWriter<W> {
     /// Also keeps the XXH3-128 of what is written, for [`Self::finish_checked`].
     pub fn with_check(inner: W) -> Self {
         HashingWriter {
-            check: Some(Box::new(Xxh3::new())),
+            check: Some(Box::new(SegmentCheck::new())),
             ..HashingWriter::new(inner)
         }
     }
@@ -91,21 +91,71 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The inner writer, the hex digest, and the re-read check of what was
-    /// written (zero-length content when made without [`Self::with_check`]).
+    /// written (no segments when made without [`Self::with_check`]).
     pub fn finish_checked(self) -> (W, String, WrittenCheck) {
+        let segments = self.check.map_or_else(Vec::new, |c| c.finish());
         let check = WrittenCheck {
             size: self.count,
-            xxh3: self.check.map_or(0, |c| c.digest128()),
+            segments,
         };
         (self.inner, hex::encode(self.hasher.finalize()), check)
     }
 }
 
-/// Size and XXH3-128 of the bytes written into a stick file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Bytes per re-read segment: large enough that its check costs nothing,
+/// small enough that one large volume is re-read on every core.
+pub const CHECK_SEGMENT: u64 = 64 << 20;
+
+/// Size and the XXH3-128 of each [`CHECK_SEGMENT`] of the bytes written
+/// into a stick file (the last segment may be shorter; none if empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenCheck {
     pub size: u64,
-    pub xxh3: u128,
+    pub segments: Vec<u128>,
+}
+
+/// XXH3-128 of consecutive [`CHECK_SEGMENT`]s of a byte stream.
+pub struct SegmentCheck {
+    current: Xxh3,
+    in_current: u64,
+    done: Vec<u128>,
+}
+
+impl SegmentCheck {
+    pub fn new() -> Self {
+        SegmentCheck {
+            current: Xxh3::new(),
+            in_current: 0,
+            done: Vec::new(),
+        }
+    }
+
+    pub fn update(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            let room = (CHECK_SEGMENT - self.in_current).min(bytes.len() as u64) as usize;
+            self.current.update(&bytes[..room]);
+            self.in_current += room as u64;
+            bytes = &bytes[room..];
+            if self.in_current == CHECK_SEGMENT {
+                self.done.push(self.current.digest128());
+                self.current.reset();
+                self.in_current = 0;
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<u128> {
+        if self.in_current > 0 {
+            self.done.push(self.current.digest128());
+        }
+        self.done
+    }
+}
+
+impl Default for SegmentCheck {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
@@ -124,11 +174,11 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Size and XXH3-128 of a file, read once in large blocks.
+/// The [`WrittenCheck`] of a file's content as it reads now.
 pub fn file_check(path: &std::path::Path) -> crate::Result<WrittenCheck> {
     use crate::error::IoContext;
     let mut file = std::fs::File::open(path).at(path)?;
-    let mut check = Xxh3::new();
+    let mut check = SegmentCheck::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
@@ -143,8 +193,30 @@ pub fn file_check(path: &std::path::Path) -> crate::Result<WrittenCheck> {
     }
     Ok(WrittenCheck {
         size,
-        xxh3: check.digest128(),
+        segments: check.finish(),
     })
+}
+
+/// XXH3-128 of `len` bytes of `file` from `offset`: one segment of a
+/// [`WrittenCheck`], read on its own so that segments can be read in parallel.
+/// Fewer bytes than `len` is an error.
+pub fn segment_check(file: &std::fs::File, offset: u64, len: u64) -> io::Result<u128> {
+    use std::os::unix::fs::FileExt;
+    let mut check = Xxh3::new();
+    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
+    let mut done = 0u64;
+    while done < len {
+        let want = buf.len().min((len - done) as usize);
+        let n = match file.read_at(&mut buf[..want], offset + done) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        check.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(check.digest128())
 }
 
 /// Hex SHA-256 and size of a file, read once in large blocks.
@@ -155,4 +227,52 @@ pub fn file_sha256(path: &std::path::Path) -> crate::Result<(String, u64)> {
     io::copy(&mut reader, &mut io::sink()).at(path)?;
     let n = reader.count();
     Ok((reader.finish(), n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xxhash_rust::xxh3::xxh3_128;
+
+    #[test]
+    fn segments_are_cut_at_fixed_offsets_whatever_the_write_sizes() {
+        let seg = CHECK_SEGMENT as usize;
+        let data: Vec<u8> = (0..2 * seg + seg / 2)
+            .map(|i| (i % 251) as u8 ^ (i >> 20) as u8)
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("volume");
+        let mut w = HashingWriter::with_check(std::fs::File::create(&path).unwrap());
+        let mut at = 0;
+        let mut step = 1;
+        while at < data.len() {
+            let end = (at + step).min(data.len());
+            w.write_all(&data[at..end]).unwrap();
+            at = end;
+            step = (step * 5 + 11) % (7 << 20);
+        }
+        let (_, _, check) = w.finish_checked();
+        let expected: Vec<u128> = data.chunks(seg).map(xxh3_128).collect();
+        assert_eq!(check.segments, expected);
+        assert_eq!(check.size, data.len() as u64);
+        assert_eq!(file_check(&path).unwrap(), check);
+        let file = std::fs::File::open(&path).unwrap();
+        let last = 2 * CHECK_SEGMENT;
+        let tail = data.len() as u64 - last;
+        assert_eq!(segment_check(&file, last, tail).unwrap(), expected[2]);
+        let short = segment_check(&file, last, tail + 1).unwrap_err();
+        assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn an_empty_file_has_no_segments() {
+        let (_, _, check) = HashingWriter::with_check(Vec::new()).finish_checked();
+        assert_eq!(
+            check,
+            WrittenCheck {
+                size: 0,
+                segments: Vec::new()
+            }
+        );
+    }
 }

@@ -13,6 +13,7 @@ pub mod background;
 pub mod compress;
 pub mod crypt;
 pub mod db;
+pub mod frames;
 pub mod hash;
 pub mod manifest;
 pub mod readahead;
@@ -22,6 +23,7 @@ pub mod sums;
 pub mod tarball;
 pub mod verify;
 pub mod volume;
+pub mod writeback;
 pub mod writer;
 
 pub use compress::Codec;

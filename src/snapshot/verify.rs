@@ -6,7 +6,7 @@
 //! compares the content of the files it wrote with what it wrote (see
 //! [`super::readback`]) instead of computing their SHA-256 again.
 
-use super::hash::{file_check, file_sha256, WrittenCheck};
+use super::hash::{file_sha256, segment_check, WrittenCheck, CHECK_SEGMENT};
 use super::manifest::{self, ManifestHead, VolumeRecord};
 use super::readback::ReadBack;
 use super::{sums, FURNITURE, MANIFEST, RPMS, SECRETS, SUMS};
@@ -107,7 +107,7 @@ pub fn verify_written(dir: &Path, written: &ReadBack) -> Result<Verified> {
         .filter(|(name, _)| name != MANIFEST)
         .map(|(name, sha)| {
             let expected = match written.get(name) {
-                Some(check) => Expected::Written(*check),
+                Some(check) => Expected::Written(check),
                 None => Expected::Sha256(sha.as_str()),
             };
             (dir.join(name), expected)
@@ -159,34 +159,67 @@ fn check_volume(dir: &Path, v: &VolumeRecord, expected: &HashMap<&str, &str>) ->
 }
 
 /// What a file's content must hash to.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Expected<'a> {
     /// Its line in SHA256SUMS.
     Sha256(&'a str),
     /// What this process wrote into it.
-    Written(WrittenCheck),
+    Written(&'a WrittenCheck),
 }
 
-/// Hashes the files on all cores (a stick holds the binary, the package tar
-/// and one or more data volumes); the error names the first bad file in
+/// One piece of the re-read, small enough to share out.
+enum Task<'a> {
+    /// A whole file against its line in SHA256SUMS.
+    Sha256(&'a Path, &'a str),
+    /// A written file's size.
+    Size(&'a Path, u64),
+    /// One segment of a written file (see [`WrittenCheck`]).
+    Segment(&'a Path, u64, u64, u128),
+}
+
+fn tasks<'a>(files: &'a [(PathBuf, Expected<'a>)]) -> Vec<Task<'a>> {
+    let mut tasks = Vec::new();
+    for (path, expected) in files {
+        match expected {
+            Expected::Sha256(sha) => tasks.push(Task::Sha256(path, sha)),
+            Expected::Written(check) => {
+                tasks.push(Task::Size(path, check.size));
+                let mut offset = 0;
+                for &xxh3 in &check.segments {
+                    let len = CHECK_SEGMENT.min(check.size.saturating_sub(offset));
+                    tasks.push(Task::Segment(path, offset, len, xxh3));
+                    offset += len;
+                }
+            }
+        }
+    }
+    tasks
+}
+
+/// Reads the files back on all cores, a large volume in segments so that
+/// it is not left to one core; the error names the first bad file in
 /// SHA256SUMS order, as a sequential check would.
 fn check_hashes(files: &[(PathBuf, Expected)]) -> Result<()> {
+    let tasks = tasks(files);
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len())
+        .min(tasks.len())
         .max(1);
     let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<Result<()>>>> = files.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Result<()>>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((path, expected)) = files.get(i) else {
+                let Some(task) = tasks.get(i) else {
                     break;
                 };
-                let outcome = match expected {
-                    Expected::Sha256(sha) => check_hash(path, sha),
-                    Expected::Written(check) => check_written(path, check),
+                let outcome = match *task {
+                    Task::Sha256(path, sha) => check_hash(path, sha),
+                    Task::Size(path, size) => check_size(path, size),
+                    Task::Segment(path, offset, len, xxh3) => {
+                        check_segment(path, offset, len, xxh3)
+                    }
                 };
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(outcome);
@@ -194,13 +227,26 @@ fn check_hashes(files: &[(PathBuf, Expected)]) -> Result<()> {
             });
         }
     });
-    for (result, (path, _)) in results.into_iter().zip(files) {
+    for (result, task) in results.into_iter().zip(&tasks) {
         match result.into_inner() {
             Ok(Some(outcome)) => outcome?,
-            _ => return Err(refuse(path, "was not checked (a hashing thread failed)")),
+            _ => {
+                return Err(refuse(
+                    task.path(),
+                    "was not checked (a hashing thread failed)",
+                ))
+            }
         }
     }
     Ok(())
+}
+
+impl Task<'_> {
+    fn path(&self) -> &Path {
+        match *self {
+            Task::Sha256(p, _) | Task::Size(p, _) | Task::Segment(p, ..) => p,
+        }
+    }
 }
 
 fn check_hash(path: &Path, expected: &str) -> Result<()> {
@@ -214,12 +260,34 @@ fn check_hash(path: &Path, expected: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_written(path: &Path, written: &WrittenCheck) -> Result<()> {
-    let read = file_check(path)?;
-    if read != *written {
+fn check_size(path: &Path, written: u64) -> Result<()> {
+    let size = std::fs::metadata(path).at(path)?.len();
+    if size != written {
         return Err(refuse(
             path,
-            "reads back different from what was written: the target lost or changed data (failing media, or something else writing to it)",
+            &format!(
+                "reads back {size} bytes, {written} were written: the target lost or changed data"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_segment(path: &Path, offset: u64, len: u64, written: u128) -> Result<()> {
+    let file = std::fs::File::open(path).at(path)?;
+    let read = match segment_check(&file, offset, len) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            return Err(refuse(path, "ended early on re-read: the target lost data"))
+        }
+        other => other.at(path)?,
+    };
+    if read != written {
+        return Err(refuse(
+            path,
+            &format!(
+                "reads back different from what was written (bytes {offset}..{}): the target lost or changed data (failing media, or something else writing to it)",
+                offset + len
+            ),
         ));
     }
     Ok(())

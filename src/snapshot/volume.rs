@@ -8,9 +8,9 @@
 use super::hash::HashingWriter;
 use super::manifest::VolumeRecord;
 use super::readback::ReadBack;
+use super::writeback::Writeback;
 use crate::error::IoContext;
 use crate::{Error, Result};
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,7 @@ pub struct VolumeWriter {
     dir: PathBuf,
     base: String,
     split: Split,
-    current: Option<(PathBuf, HashingWriter<BufWriter<File>>)>,
+    current: Option<(PathBuf, HashingWriter<BufWriter<Writeback>>)>,
     done: Vec<VolumeRecord>,
     readback: ReadBack,
     failed: FailedPath,
@@ -95,25 +95,25 @@ impl VolumeWriter {
             .inspect_err(|_| self.remember(&path))?;
         self.current = Some((
             path,
-            HashingWriter::with_check(BufWriter::with_capacity(1 << 20, file)),
+            HashingWriter::with_check(BufWriter::with_capacity(1 << 20, Writeback::new(file))),
         ));
         Ok(())
     }
 
     fn close_current(&mut self) -> io::Result<()> {
         if let Some((path, writer)) = self.current.take() {
-            let (mut buf, sha256, check) = writer.finish_checked();
-            buf.flush().inspect_err(|_| self.remember(&path))?;
+            let (buf, sha256, check) = writer.finish_checked();
+            buf.into_inner()
+                .map_err(|e| e.into_error())
+                .and_then(Writeback::finish)
+                .inspect_err(|_| self.remember(&path))?;
             let name = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
+            let size = check.size;
             self.readback.insert(&name, check);
-            self.done.push(VolumeRecord {
-                name,
-                size: check.size,
-                sha256,
-            });
+            self.done.push(VolumeRecord { name, size, sha256 });
         }
         Ok(())
     }

@@ -9,7 +9,6 @@
 //! data stream: the restore extracts the secret stream first and the data
 //! stream's directory metadata is applied last.
 
-use super::background::BackgroundWriter;
 use super::compress::{Codec, Encoder};
 use super::crypt::Lock;
 use super::db::{check_table_name, DbDumpSource};
@@ -324,10 +323,9 @@ fn write_data(
     let vw = VolumeWriter::new(dir, &name, opts.split);
     let failed = vw.failed_path();
     let stream_path = dir.join(&name);
-    let out = BackgroundWriter::spawn(vw).map_err(|e| classify(e, Some(&failed), &stream_path))?;
-    let enc = opts
+    let feed = opts
         .codec
-        .encoder(out)
+        .pipeline(vw)
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let names = Accounts::load(&plan.root)?;
     let mut secret = match lock {
@@ -340,10 +338,6 @@ fn write_data(
         )?),
         None => None,
     };
-    // Two hand-overs keep the reading-and-hashing thread free of the
-    // compressor's input copies and of the volumes' hashing and writes.
-    let feed =
-        BackgroundWriter::spawn(enc).map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let mut tar = TarWriter::new(feed, names);
 
     let database = match secret.as_mut() {
@@ -380,13 +374,9 @@ fn write_data(
         mw.add(&record)?;
     }
     let (entries, bytes_in) = (tar.entries, tar.bytes_in);
-    let enc = tar
+    let vw = tar
         .finish()
-        .and_then(BackgroundWriter::finish)
-        .map_err(|e| classify(e, Some(&failed), &stream_path))?;
-    let vw = enc
-        .finish()
-        .and_then(BackgroundWriter::finish)
+        .and_then(|feed| feed.finish())
         .map_err(|e| classify(e, Some(&failed), &stream_path))?;
     let (volumes, mut readback) = vw.finish()?;
     let bytes_out = volumes.iter().map(|v| v.size).sum();

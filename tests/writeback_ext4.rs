@@ -1,0 +1,113 @@
+//! The volume writer's allocation ahead on a real ext4 filesystem (a loop
+//! mount): what was allocated past the last write is given back, and a
+//! full filesystem is still reported by the write, not hidden.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use xcatport::snapshot::writeback::Writeback;
+
+/// A fresh ext4 filesystem of `size` mounted on a temporary directory;
+/// unmounted on drop.
+struct Ext4 {
+    mnt: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Ext4 {
+    fn new(size: &str) -> Ext4 {
+        let dir = tempfile::Builder::new()
+            .prefix("xcatport-ext4-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let image = dir.path().join("image");
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt).unwrap();
+        let made = Command::new("truncate")
+            .args(["-s", size])
+            .arg(&image)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let made = Command::new("mkfs.ext4")
+            .args(["-q", "-F"])
+            .arg(&image)
+            .status()
+            .unwrap();
+        assert!(made.success(), "mkfs.ext4");
+        let mounted = Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&image)
+            .arg(&mnt)
+            .status()
+            .unwrap();
+        assert!(mounted.success(), "mount -o loop");
+        Ext4 { mnt, _dir: dir }
+    }
+
+    fn free(&self) -> u64 {
+        let st = nix::sys::statvfs::statvfs(&self.mnt).unwrap();
+        st.blocks_available() as u64 * st.fragment_size() as u64
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.mnt).status();
+    }
+}
+
+fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn write_volume(path: &Path, chunks: usize, chunk: usize) -> std::io::Result<(File, Vec<u8>)> {
+    let mut w = Writeback::new(File::create(path)?);
+    let mut all = Vec::new();
+    for i in 0..chunks {
+        let bytes = pattern(chunk, i as u64 + 1);
+        w.write_all(&bytes)?;
+        all.extend_from_slice(&bytes);
+    }
+    Ok((w.finish()?, all))
+}
+
+#[test]
+fn allocation_ahead_is_given_back_and_the_content_is_exact() {
+    let fs = Ext4::new("256M");
+    let before = fs.free();
+    let path = fs.mnt.join("xcat-data.tar.zst");
+    // 100 MiB in odd-sized writes: allocation runs 64 MiB ahead of them.
+    let (file, written) = write_volume(&path, 97, (1 << 20) + 12345).unwrap();
+    file.sync_all().unwrap();
+    drop(file);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        written.len() as u64
+    );
+    assert!(std::fs::read(&path).unwrap() == written, "content differs");
+    let used = before - fs.free();
+    let slack = 2 << 20; // extent tree and journal blocks
+    assert!(
+        used >= written.len() as u64 && used <= written.len() as u64 + slack,
+        "{used} bytes used for {} written: the allocation ahead was not given back",
+        written.len()
+    );
+}
+
+#[test]
+fn a_full_filesystem_fails_the_write_with_enospc() {
+    let fs = Ext4::new("64M");
+    let path = fs.mnt.join("xcat-data.tar.zst");
+    let err = write_volume(&path, 80, 1 << 20).expect_err("80 MiB cannot fit in 64 MiB");
+    assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
+}
