@@ -103,27 +103,29 @@ impl<W: Write + Send + 'static> ZstdFrames<W> {
     }
 
     fn send(&mut self) -> io::Result<()> {
-        let fresh = match self.emptied.try_recv() {
+        let job = std::mem::take(&mut self.job);
+        let sent = match &self.jobs {
+            Some(jobs) => self.free.recv().is_ok() && jobs.send((self.seq, job)).is_ok(),
+            None => false,
+        };
+        self.seq += 1;
+        if !sent {
+            // Every worker stopped: the collector holds the reason.
+            return match self.stop() {
+                Err(e) => Err(e),
+                Ok(_) => Err(io::Error::other("the zstd workers stopped early")),
+            };
+        }
+        // Taken after the wait for a slot, by when an earlier job's buffer
+        // is usually back.
+        self.job = match self.emptied.try_recv() {
             Ok(mut reused) => {
                 reused.clear();
                 reused
             }
             Err(_) => Vec::with_capacity(JOB),
         };
-        let job = std::mem::replace(&mut self.job, fresh);
-        let sent = match &self.jobs {
-            Some(jobs) => self.free.recv().is_ok() && jobs.send((self.seq, job)).is_ok(),
-            None => false,
-        };
-        self.seq += 1;
-        if sent {
-            return Ok(());
-        }
-        // Every worker stopped: the collector holds the reason.
-        match self.stop() {
-            Err(e) => Err(e),
-            Ok(_) => Err(io::Error::other("the zstd workers stopped early")),
-        }
+        Ok(())
     }
 
     fn stop(&mut self) -> io::Result<W> {
