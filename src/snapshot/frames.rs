@@ -25,6 +25,9 @@ use zstd::zstd_safe::{self, CCtx, CParameter};
 
 /// Bytes per job, and so per frame.
 pub const JOB: usize = 8 << 20;
+/// Most workers: each holds two 8 MiB buffers, and 8 cores compress far
+/// faster than any stick writes.
+const MAX_WORKERS: u32 = 8;
 /// Largest single write of a frame into the inner writer.
 const WRITE_PIECE: usize = 1 << 20;
 
@@ -41,12 +44,12 @@ pub struct ZstdFrames<W: Write + Send + 'static> {
     /// Input buffers the workers are done with, for reuse.
     emptied: Receiver<Vec<u8>>,
     workers: Vec<JoinHandle<()>>,
-    collector: Option<JoinHandle<io::Result<W>>>,
+    collector: Option<JoinHandle<io::Result<(W, u64)>>>,
 }
 
 impl<W: Write + Send + 'static> ZstdFrames<W> {
     pub fn spawn(inner: W, level: i32, workers: u32) -> io::Result<ZstdFrames<W>> {
-        let workers = workers.max(1) as usize;
+        let workers = workers.clamp(1, MAX_WORKERS) as usize;
         // Rendezvous channels: a job waits in the caller until a worker takes
         // it, a frame in its worker until the collector does; memory stays at
         // about two buffers per worker whatever the stream's size.
@@ -133,12 +136,16 @@ impl<W: Write + Send + 'static> ZstdFrames<W> {
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
-        match self.collector.take() {
+        let (inner, written) = match self.collector.take() {
             Some(collector) => collector
                 .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the zstd collector panicked"))),
-            None => Err(io::Error::other("the zstd collector already stopped")),
+                .unwrap_or_else(|_| Err(io::Error::other("the zstd collector panicked")))?,
+            None => return Err(io::Error::other("the zstd collector already stopped")),
+        };
+        if written != self.seq {
+            return Err(lost(written));
         }
+        Ok(inner)
     }
 }
 
@@ -200,7 +207,7 @@ fn collect<W: Write>(
     frames: Receiver<Frame>,
     written: SyncSender<Vec<u8>>,
     slots: SyncSender<()>,
-) -> io::Result<W> {
+) -> io::Result<(W, u64)> {
     let mut waiting: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
     let mut next = 0u64;
     for (seq, frame) in frames {
@@ -220,7 +227,7 @@ fn collect<W: Write>(
         return Err(lost(next));
     }
     inner.flush()?;
-    Ok(inner)
+    Ok((inner, next))
 }
 
 fn lost(seq: u64) -> io::Error {

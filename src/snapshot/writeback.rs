@@ -8,8 +8,9 @@
 //! writer waits for ranges far behind it, so the data in flight stays
 //! bounded, progress follows the stick, and the final syncfs has little left.
 //!
-//! All of this is advisory: a failed write-out surfaces at that syncfs,
-//! which is what makes the snapshot durable.
+//! A write-out error met on the way (EIO from a range waited for) fails the
+//! next write: syncfs reports such errors only on Linux 5.8 and later, and
+//! the verifying re-read would be served from the page cache.
 //!
 //! On ext4 and XFS the file is also allocated ahead of the writes, a few
 //! dozen MiB at a time, and cut back to what was written at the end. A
@@ -28,6 +29,9 @@ const START_EVERY: u64 = 8 << 20;
 const WAIT_BEHIND: u64 = 128 << 20;
 /// Bytes allocated ahead of the write position at a time.
 const ALLOCATE_AHEAD: u64 = 64 << 20;
+/// Allocating ahead stops when the filesystem has less free than this, so
+/// that space held ahead never makes another file on the stick run short.
+const ALLOCATE_WHILE_FREE: u64 = 8 * ALLOCATE_AHEAD;
 const EXT4_MAGIC: i64 = 0xEF53;
 const XFS_MAGIC: i64 = 0x5846_5342;
 
@@ -42,6 +46,8 @@ pub struct Writeback {
     started: u64,
     /// Everything below this offset has been waited for.
     waited: u64,
+    /// The first write-out error, reported by the next write.
+    failed: Option<io::Error>,
 }
 
 impl Writeback {
@@ -54,13 +60,19 @@ impl Writeback {
             allocate,
             started: 0,
             waited: 0,
+            failed: None,
         }
     }
 
     /// Cuts the file back to what was written (the allocation ahead is
     /// part of its size) and returns it.
-    pub fn finish(self) -> io::Result<File> {
-        if self.allocated > self.written {
+    pub fn finish(mut self) -> io::Result<File> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        // By the file's length, not by what was asked for: a fallocate
+        // refused part-way (a full target) may have extended it anyway.
+        if self.allocated > 0 && self.file.metadata()?.len() != self.written {
             self.file.set_len(self.written)?;
         }
         Ok(self.file)
@@ -74,6 +86,10 @@ impl Writeback {
         if !self.allocate || end <= self.allocated {
             return;
         }
+        if free_space(&self.file) < ALLOCATE_WHILE_FREE {
+            self.allocate = false;
+            return;
+        }
         let upto = end + ALLOCATE_AHEAD;
         let (Ok(from), Ok(size)) = (
             i64::try_from(self.allocated),
@@ -82,6 +98,8 @@ impl Writeback {
             self.allocate = false;
             return;
         };
+        // Marks that the length may now differ from what was written.
+        self.allocated = self.allocated.max(1);
         // SAFETY: a descriptor this struct owns; fallocate touches no memory of ours.
         let done = unsafe { libc::fallocate(self.file.as_raw_fd(), 0, from, size) };
         if done == 0 {
@@ -93,32 +111,68 @@ impl Writeback {
 
     fn keep_up(&mut self) {
         if self.written - self.started >= START_EVERY {
-            sync_range(&self.file, self.started, self.written - self.started, false);
+            self.note(sync_range(
+                &self.file,
+                self.started,
+                self.written - self.started,
+                false,
+            ));
             self.started = self.written;
         }
         let behind = self.started.saturating_sub(WAIT_BEHIND);
         if behind > self.waited {
-            sync_range(&self.file, self.waited, behind - self.waited, true);
+            self.note(sync_range(
+                &self.file,
+                self.waited,
+                behind - self.waited,
+                true,
+            ));
             self.waited = behind;
+        }
+    }
+
+    /// Keeps the first real write-out error; a filesystem without
+    /// sync_file_range (EINVAL, ENOSYS…) is only not kept up with.
+    fn note(&mut self, outcome: io::Result<()>) {
+        if let Err(e) = outcome {
+            let unsupported = matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENOSYS | libc::ESPIPE | libc::EOPNOTSUPP)
+            );
+            if !unsupported && self.failed.is_none() {
+                self.failed = Some(e);
+            }
         }
     }
 }
 
 /// Queues `len` bytes at `offset` for writeback, and with `wait` waits until
-/// they are written. Errors are left to the caller's syncfs.
-fn sync_range(file: &File, offset: u64, len: u64, wait: bool) {
+/// the bytes before them are written.
+fn sync_range(file: &File, offset: u64, len: u64, wait: bool) -> io::Result<()> {
     let flags = if wait {
         libc::SYNC_FILE_RANGE_WAIT_BEFORE | libc::SYNC_FILE_RANGE_WRITE
     } else {
         libc::SYNC_FILE_RANGE_WRITE
     };
     let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
-        return;
+        return Ok(());
     };
     // SAFETY: a descriptor this struct owns; sync_file_range only starts or
     // waits for I/O on it and touches no memory of ours.
-    unsafe {
-        libc::sync_file_range(file.as_raw_fd(), offset, len, flags);
+    let done = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, flags) };
+    if done == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Bytes free to an unprivileged writer on `file`'s filesystem (0 if unknown).
+fn free_space(file: &File) -> u64 {
+    match nix::sys::statvfs::fstatvfs(file) {
+        #[allow(clippy::unnecessary_cast)]
+        Ok(st) => (st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64),
+        Err(_) => 0,
     }
 }
 
@@ -140,6 +194,9 @@ fn allocates_cheaply(file: &File) -> bool {
 
 impl Write for Writeback {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
         self.allocate_for(buf.len());
         let n = self.file.write(buf)?;
         self.written += n as u64;
@@ -173,7 +230,8 @@ mod tests {
         w.flush().unwrap();
         assert!(w.waited > 0, "ranges far behind were waited for");
         assert!(w.started >= w.waited && w.started <= w.written);
-        if allocates_cheaply(&File::open(&path).unwrap()) {
+        let probe = File::open(&path).unwrap();
+        if allocates_cheaply(&probe) && free_space(&probe) > 2 * ALLOCATE_WHILE_FREE {
             assert!(w.allocated > w.written, "allocated ahead on ext4/XFS");
         }
         let file = w.finish().unwrap();
