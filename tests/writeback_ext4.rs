@@ -2,6 +2,9 @@
 //! mount): what was allocated past the last write is given back, and a
 //! full filesystem is still reported by the write, not hidden.
 
+mod import_support;
+
+use import_support::noise;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -59,25 +62,13 @@ impl Drop for Ext4 {
     }
 }
 
-fn pattern(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
-
 /// Writes `chunks` odd-sized chunks through a Writeback; returns the file,
 /// the byte count and the XXH3-128 of what was written.
 fn write_volume(path: &Path, chunks: usize, chunk: usize) -> std::io::Result<(File, u64, u128)> {
     let mut w = Writeback::new(File::create(path)?);
     let mut hash = Xxh3::new();
     let mut total = 0u64;
-    let pieces: Vec<Vec<u8>> = (1..=3).map(|seed| pattern(chunk, seed)).collect();
+    let pieces: Vec<Vec<u8>> = (1..=3).map(|seed| noise(chunk, seed)).collect();
     for i in 0..chunks {
         let bytes = &pieces[i % pieces.len()];
         w.write_all(bytes)?;

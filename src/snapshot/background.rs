@@ -135,6 +135,7 @@ impl<W: Write + Send + 'static> Drop for BackgroundWriter<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::test_io::FailsAfter;
 
     #[test]
     fn every_byte_arrives_in_order() {
@@ -149,22 +150,6 @@ mod tests {
         w.write_all(&big).unwrap();
         expected.extend_from_slice(&big);
         assert_eq!(w.finish().unwrap(), expected);
-    }
-
-    #[derive(Debug)]
-    struct FailsAfter(usize);
-
-    impl Write for FailsAfter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.0 < buf.len() {
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
-            }
-            self.0 -= buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]

@@ -263,6 +263,7 @@ impl<W: Write + Send + 'static> Drop for ZstdFrames<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::test_io::{write_in_odd_pieces, FailsAfter};
     use std::io::Read;
 
     /// Half compressible text, half noise, so frames hold both kinds of block.
@@ -305,14 +306,7 @@ mod tests {
     fn odd_writes_come_back_byte_exact_one_frame_per_job() {
         let data = content(2 * JOB + JOB / 3);
         let mut w = ZstdFrames::spawn(Vec::new(), 3, 3).unwrap();
-        let mut at = 0;
-        let mut step = 1;
-        while at < data.len() {
-            let end = (at + step).min(data.len());
-            w.write_all(&data[at..end]).unwrap();
-            at = end;
-            step = (step * 7 + 3) % (3 << 20);
-        }
+        write_in_odd_pieces(&mut w, &data, 3 << 20);
         let stream = w.finish().unwrap();
         assert_eq!(frame_count(&stream), 3);
         assert!(
@@ -340,22 +334,6 @@ mod tests {
         let stream = w.finish().unwrap();
         assert_eq!(frame_count(&stream), 1);
         assert!(decode(&stream) == data);
-    }
-
-    #[derive(Debug)]
-    struct FailsAfter(usize);
-
-    impl Write for FailsAfter {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.0 < buf.len() {
-                return Err(io::Error::from_raw_os_error(libc::ENOSPC));
-            }
-            self.0 -= buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]

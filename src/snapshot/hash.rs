@@ -232,6 +232,7 @@ pub fn file_sha256(path: &std::path::Path) -> crate::Result<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::test_io::write_in_odd_pieces;
     use xxhash_rust::xxh3::xxh3_128;
 
     #[test]
@@ -243,14 +244,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("volume");
         let mut w = HashingWriter::with_check(std::fs::File::create(&path).unwrap());
-        let mut at = 0;
-        let mut step = 1;
-        while at < data.len() {
-            let end = (at + step).min(data.len());
-            w.write_all(&data[at..end]).unwrap();
-            at = end;
-            step = (step * 5 + 11) % (7 << 20);
-        }
+        write_in_odd_pieces(&mut w, &data, 7 << 20);
         let (_, _, check) = w.finish_checked();
         let expected: Vec<u128> = data.chunks(seg).map(xxh3_128).collect();
         assert_eq!(check.segments, expected);

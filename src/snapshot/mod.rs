@@ -21,6 +21,8 @@ pub mod readback;
 pub mod reader;
 pub mod sums;
 pub mod tarball;
+#[cfg(test)]
+mod test_io;
 pub mod verify;
 pub mod volume;
 pub mod writeback;
