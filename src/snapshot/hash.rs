@@ -174,7 +174,9 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// The [`WrittenCheck`] of a file's content as it reads now.
+/// The [`WrittenCheck`] of a file's content as it reads now (the export's
+/// re-read checks segments in parallel with [`segment_check`] instead).
+#[cfg(test)]
 pub fn file_check(path: &std::path::Path) -> crate::Result<WrittenCheck> {
     use crate::error::IoContext;
     let mut file = std::fs::File::open(path).at(path)?;

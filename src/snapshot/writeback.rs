@@ -32,8 +32,6 @@ const ALLOCATE_AHEAD: u64 = 64 << 20;
 /// Allocating ahead stops when the filesystem has less free than this, so
 /// that space held ahead never makes another file on the stick run short.
 const ALLOCATE_WHILE_FREE: u64 = 8 * ALLOCATE_AHEAD;
-const EXT4_MAGIC: i64 = 0xEF53;
-const XFS_MAGIC: i64 = 0x5846_5342;
 
 /// Writes into a file and keeps its writeback close behind.
 pub struct Writeback {
@@ -179,17 +177,11 @@ fn free_space(file: &File) -> u64 {
 /// Whether `file` lies on a filesystem where allocating ahead is cheap and
 /// pays (see the module comment).
 fn allocates_cheaply(file: &File) -> bool {
-    let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: fstatfs fills the struct it is given when it returns 0.
-    let fs = unsafe {
-        if libc::fstatfs(file.as_raw_fd(), fs.as_mut_ptr()) != 0 {
-            return false;
-        }
-        fs.assume_init()
-    };
-    #[allow(clippy::unnecessary_cast)]
-    let magic = fs.f_type as i64;
-    magic == EXT4_MAGIC || magic == XFS_MAGIC
+    use nix::sys::statfs::{fstatfs, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC};
+    fstatfs(file).is_ok_and(|fs| {
+        let kind = fs.filesystem_type();
+        kind == EXT4_SUPER_MAGIC || kind == XFS_SUPER_MAGIC
+    })
 }
 
 impl Write for Writeback {
