@@ -29,14 +29,30 @@ const NAMES: &[(i64, &str)] = &[
     (0x794c_7630, "overlay"),
 ];
 
+/// The magic as a plain number: nix's named constants are partly gated
+/// off on musl (XFS among them), and the static xcatimport is built there.
+fn magic_of(st: &nix::sys::statfs::Statfs) -> i64 {
+    #[allow(clippy::unnecessary_cast)]
+    let magic = st.filesystem_type().0 as i64;
+    magic
+}
+
+fn known_name(magic: i64) -> Option<&'static str> {
+    NAMES.iter().find(|(m, _)| *m == magic).map(|(_, n)| *n)
+}
+
+/// The type name of the filesystem an open file lies on ("ext4", "xfs",
+/// ...), or None when statfs fails or the type is not one we know.
+pub fn name_of_file(file: &std::fs::File) -> Option<&'static str> {
+    let st = nix::sys::statfs::fstatfs(file).ok()?;
+    known_name(magic_of(&st))
+}
+
 /// statfs of `dir`.
 pub fn inspect(dir: &Path) -> Result<FsInfo> {
     let st = nix::sys::statfs::statfs(dir).map_err(|e| Error::io(dir, e.into()))?;
-    let magic = st.filesystem_type().0 as i64;
-    let name = NAMES
-        .iter()
-        .find(|(m, _)| *m == magic)
-        .map_or_else(|| format!("0x{magic:x}"), |(_, n)| n.to_string());
+    let magic = magic_of(&st);
+    let name = known_name(magic).map_or_else(|| format!("0x{magic:x}"), str::to_string);
     Ok(FsInfo {
         name,
         free: st.blocks_available() * st.block_size() as u64,
@@ -53,5 +69,9 @@ mod tests {
         assert!(fs.free > 0);
         assert!(!fs.fat);
         assert!(!fs.name.is_empty());
+        let file = std::fs::File::create(dir.path().join("f")).unwrap();
+        if let Some(name) = super::name_of_file(&file) {
+            assert_eq!(name, fs.name, "statfs and fstatfs agree");
+        }
     }
 }
