@@ -124,3 +124,23 @@ fn a_full_filesystem_fails_the_write_with_enospc() {
     let err = write_volume(&path, 80, 1 << 20).expect_err("80 MiB cannot fit in 64 MiB");
     assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
 }
+
+#[test]
+fn ext4_is_allocated_ahead_of_the_writes() {
+    // Only the outcome tests above would pass if allocating ahead silently
+    // stopped (say, the filesystem type went unrecognised): this one looks
+    // at the blocks held while the volume is still being written.
+    use std::os::unix::fs::MetadataExt;
+    let fs = Ext4::new("1G");
+    let path = fs.mnt.join("xcat-data.tar.zst");
+    let mut w = Writeback::new(File::create(&path).unwrap());
+    let written = 10 << 20;
+    w.write_all(&noise(written, 7)).unwrap();
+    let held = std::fs::metadata(&path).unwrap().blocks() * 512;
+    assert!(
+        held >= written as u64 + (32 << 20),
+        "{held} bytes held after {written} written: nothing was allocated ahead on ext4"
+    );
+    let file = w.finish().unwrap();
+    assert_eq!(file.metadata().unwrap().len(), written as u64);
+}
