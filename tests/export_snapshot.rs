@@ -11,7 +11,9 @@ use std::path::Path;
 use tmpfs_support::Tmpfs;
 use xcatport::app::export::run_with;
 use xcatport::plan::Vars;
+use xcatport::progress::Hidden;
 use xcatport::snapshot::{self, manifest, DirDump, NoDatabase};
+use xcatport::target::ReRead;
 
 const LAYOUT: [&str; 6] = [
     "MANIFEST.json",
@@ -485,42 +487,6 @@ fn a_plan_that_does_not_fit_is_refused_before_writing() {
     assert_eq!(listing(fs.0.path()), Vec::<String>::new());
 }
 
-/// The default profile's plan of `mn`.
-fn default_plan(mn: &Mn) -> xcatport::plan::Plan {
-    let rules = xcatport::plan::Rules::compile(
-        &xcatport::plan::Profile::load("default").unwrap(),
-        &Vars::default(),
-        "rhel",
-        &[],
-        &[],
-    )
-    .unwrap();
-    xcatport::plan::Plan::build(mn.root(), rules, &xcatport::progress::Hidden).unwrap()
-}
-
-/// Writes the plan's snapshot (no database, zstd, one volume) into `staging`.
-fn write_staged(
-    staging: &Path,
-    plan: &xcatport::plan::Plan,
-) -> xcatport::Result<snapshot::WriteReport> {
-    let bin_dir = tempfile::tempdir().unwrap();
-    let opts = snapshot::WriteOptions {
-        codec: snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
-        split: snapshot::volume::Split::None,
-        source: facts(),
-        repos: Vec::new(),
-        installed: Vec::new(),
-    };
-    snapshot::write_snapshot(
-        staging,
-        plan,
-        &mut NoDatabase,
-        &import_binary(bin_dir.path()),
-        &opts,
-        &xcatport::progress::Hidden,
-    )
-}
-
 #[test]
 fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
     let fs = Tmpfs::new("2m");
@@ -572,7 +538,7 @@ fn the_verifying_reread_catches_a_byte_the_stick_changed_after_writing() {
             "{name}"
         );
     }
-    snapshot::verify_written(staging.path(), &report.readback).unwrap();
+    snapshot::verify_written(staging.path(), &report.readback, &Hidden).unwrap();
     // Flash that returns other bytes than it was given: same size, one
     // byte changed, and MANIFEST.json and SHA256SUMS made to agree with it,
     // so that only a comparison with what was written can tell.
@@ -594,7 +560,10 @@ fn the_verifying_reread_catches_a_byte_the_stick_changed_after_writing() {
         .replace(&old_manifest, &sha256(&manifest));
     std::fs::write(&sums, text).unwrap();
     snapshot::verify(staging.path()).expect("the forged stick passes the SHA-256 checks");
-    let err = staging.finalize(&report.readback).unwrap_err().to_string();
+    let err = staging
+        .finalize(&report.readback, ReRead::PageCache, &Hidden)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains(".xcatport-partial/xcat-data.tar.zst")
             && err.contains("reads back different from what was written"),

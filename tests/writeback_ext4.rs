@@ -3,64 +3,15 @@
 //! full filesystem is still reported by the write, not hidden.
 
 mod import_support;
+mod loopfs_support;
 
 use import_support::noise;
+use loopfs_support::LoopFs;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use xcatport::snapshot::writeback::Writeback;
 use xxhash_rust::xxh3::Xxh3;
-
-/// A fresh ext4 filesystem of `size` mounted on a temporary directory;
-/// unmounted on drop.
-struct Ext4 {
-    mnt: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Ext4 {
-    fn new(size: &str) -> Ext4 {
-        let dir = tempfile::Builder::new()
-            .prefix("xcatport-ext4-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        let image = dir.path().join("image");
-        let mnt = dir.path().join("mnt");
-        std::fs::create_dir(&mnt).unwrap();
-        let made = Command::new("truncate")
-            .args(["-s", size])
-            .arg(&image)
-            .status()
-            .unwrap();
-        assert!(made.success());
-        let made = Command::new("mkfs.ext4")
-            .args(["-q", "-F"])
-            .arg(&image)
-            .status()
-            .unwrap();
-        assert!(made.success(), "mkfs.ext4");
-        let mounted = Command::new("mount")
-            .args(["-o", "loop"])
-            .arg(&image)
-            .arg(&mnt)
-            .status()
-            .unwrap();
-        assert!(mounted.success(), "mount -o loop");
-        Ext4 { mnt, _dir: dir }
-    }
-
-    fn free(&self) -> u64 {
-        let st = nix::sys::statvfs::statvfs(&self.mnt).unwrap();
-        st.blocks_available() as u64 * st.fragment_size() as u64
-    }
-}
-
-impl Drop for Ext4 {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.mnt).status();
-    }
-}
 
 /// Writes `chunks` odd-sized chunks through a Writeback; returns the file,
 /// the byte count and the XXH3-128 of what was written.
@@ -96,7 +47,7 @@ fn allocation_ahead_is_given_back_and_the_content_is_exact() {
     // Into 1 GiB: a 100 MiB volume ends inside the stretch allocated ahead
     // (cut back at the end); a 600 MiB one runs the filesystem low enough
     // that allocating ahead stops part-way.
-    let fs = Ext4::new("1G");
+    let fs = LoopFs::ext4("1G");
     for (name, chunks) in [
         ("xcat-data.tar.zst.000", 100),
         ("xcat-data.tar.zst.001", 600),
@@ -119,7 +70,7 @@ fn allocation_ahead_is_given_back_and_the_content_is_exact() {
 
 #[test]
 fn a_full_filesystem_fails_the_write_with_enospc() {
-    let fs = Ext4::new("64M");
+    let fs = LoopFs::ext4("64M");
     let path = fs.mnt.join("xcat-data.tar.zst");
     let err = write_volume(&path, 80, 1 << 20).expect_err("80 MiB cannot fit in 64 MiB");
     assert_eq!(err.raw_os_error(), Some(libc::ENOSPC), "{err}");
@@ -131,7 +82,7 @@ fn ext4_is_allocated_ahead_of_the_writes() {
     // stopped (say, the filesystem type went unrecognised): this one looks
     // at the blocks held while the volume is still being written.
     use std::os::unix::fs::MetadataExt;
-    let fs = Ext4::new("1G");
+    let fs = LoopFs::ext4("1G");
     let path = fs.mnt.join("xcat-data.tar.zst");
     let mut w = Writeback::new(File::create(&path).unwrap());
     let written = 10 << 20;

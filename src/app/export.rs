@@ -29,6 +29,8 @@ pub struct Outcome {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub seconds: f64,
+    /// Where the verifying re-read read from.
+    pub reread: target::ReRead,
     pub warnings: Vec<String>,
 }
 
@@ -71,8 +73,12 @@ pub fn run(args: &ExportArgs) -> Result<()> {
         } else {
             0.0
         };
+        let verified = match outcome.reread {
+            target::ReRead::PageCache => "verified (re-read through the page cache)",
+            target::ReRead::Media => "verified (read back from the media)",
+        };
         println!(
-            "snapshot written to {}: {} entries, {} in, {} out (ratio {ratio:.2}), {:.1} s; verified",
+            "snapshot written to {}: {} entries, {} in, {} out (ratio {ratio:.2}), {:.1} s; {verified}",
             outcome.target.display(),
             outcome.entries,
             plan::report::human(outcome.bytes_in),
@@ -142,6 +148,11 @@ pub fn run_with(
         bytes_in: 0,
         bytes_out: 0,
         seconds: 0.0,
+        reread: if args.verify_media {
+            target::ReRead::Media
+        } else {
+            target::ReRead::PageCache
+        },
         warnings: Vec::new(),
     };
     if !found.not_offered.is_empty() {
@@ -205,7 +216,11 @@ pub fn run_with(
             )),
         }
     }
-    let verified: Verified = staging.finalize(&report.readback)?;
+    let verified: Verified = staging.finalize(
+        &report.readback,
+        outcome.reread,
+        &*progress::bar("reading back"),
+    )?;
     outcome.plan = report.head.plan.clone();
     let secrets = verified.head.secrets.as_ref();
     outcome.entries = verified.head.data.entries + secrets.map_or(0, |s| s.entries);

@@ -235,7 +235,7 @@ fn preflight(args: &ImportArgs, root: &Root, source: &Path) -> Preflight {
         carried: Carried::default(),
         unlock: None,
     };
-    match snapshot::verify(source) {
+    match snapshot::verify_reporting(source, &*progress::bar("checking")) {
         Ok(v) => {
             let vols = v.data_volumes.len() + v.rpms_volumes.len() + v.secrets_volumes.len();
             pre.pass(

@@ -71,6 +71,11 @@ pub struct ExportArgs {
     /// Write into a non-empty target directory
     #[arg(long)]
     pub force: bool,
+    /// Verify by reading the snapshot back from the stick itself rather
+    /// than from memory: catches fake-capacity sticks and flash that loses
+    /// data, at the cost of reading the whole stick once
+    #[arg(long)]
+    pub verify_media: bool,
     /// Encrypt the secret files and the database dump with age into
     /// xcat-secrets.tar.zst.age (asks for a passphrase on a terminal unless a key is given)
     #[arg(long)]

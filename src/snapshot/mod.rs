@@ -33,7 +33,7 @@ pub use crypt::{KeyKind, Lock, Unlock};
 pub use db::{DbDumpSource, DirDump, LiveDb, NoDatabase};
 pub use manifest::{FileRecord, ManifestHead, SecretsRecord, SourceFacts, VolumeRecord};
 pub use readback::ReadBack;
-pub use verify::{verify, verify_written, Verified};
+pub use verify::{verify, verify_reporting, verify_written, Verified};
 pub use writer::{write_snapshot, WriteOptions, WriteReport};
 
 /// File names on the stick.

@@ -11,6 +11,7 @@ use super::manifest::{self, ManifestHead, VolumeRecord};
 use super::readback::ReadBack;
 use super::{sums, FURNITURE, MANIFEST, RPMS, SECRETS, SUMS};
 use crate::error::IoContext;
+use crate::progress::Progress;
 use crate::{Error, Result};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -36,13 +37,19 @@ fn refuse(path: &Path, what: &str) -> Error {
 
 /// Verifies the snapshot in `dir`; the error names the first bad file.
 pub fn verify(dir: &Path) -> Result<Verified> {
-    verify_written(dir, &ReadBack::default())
+    verify_reporting(dir, &crate::progress::Hidden)
+}
+
+/// [`verify`], counting the bytes read on `progress`: a stick of tens of
+/// gigabytes takes minutes to read.
+pub fn verify_reporting(dir: &Path, progress: &dyn Progress) -> Result<Verified> {
+    verify_written(dir, &ReadBack::default(), progress)
 }
 
 /// Verifies the snapshot an export just wrote into `dir`: the files in
 /// `written` are compared with what was written into them, the others with
 /// their SHA-256.
-pub fn verify_written(dir: &Path, written: &ReadBack) -> Result<Verified> {
+pub fn verify_written(dir: &Path, written: &ReadBack, progress: &dyn Progress) -> Result<Verified> {
     let sums_path = dir.join(SUMS);
     if !sums_path.exists() {
         return Err(refuse(
@@ -113,7 +120,7 @@ pub fn verify_written(dir: &Path, written: &ReadBack) -> Result<Verified> {
             (dir.join(name), expected)
         })
         .collect();
-    check_hashes(&to_hash)?;
+    check_hashes(&to_hash, progress)?;
     Ok(Verified {
         dir: dir.to_path_buf(),
         data_volumes: data.volumes.iter().map(|v| dir.join(&v.name)).collect(),
@@ -199,8 +206,9 @@ fn tasks<'a>(files: &'a [(PathBuf, Expected<'a>)]) -> Vec<Task<'a>> {
 /// Reads the files back on all cores, a large volume in segments so that
 /// it is not left to one core; the error names the first bad file in
 /// SHA256SUMS order, as a sequential check would.
-fn check_hashes(files: &[(PathBuf, Expected)]) -> Result<()> {
+fn check_hashes(files: &[(PathBuf, Expected)], progress: &dyn Progress) -> Result<()> {
     let tasks = tasks(files);
+    progress.set_length(tasks.iter().map(Task::bytes).sum());
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(tasks.len())
@@ -221,12 +229,14 @@ fn check_hashes(files: &[(PathBuf, Expected)]) -> Result<()> {
                         check_segment(path, offset, len, xxh3)
                     }
                 };
+                progress.inc(task.bytes());
                 if let Ok(mut slot) = results[i].lock() {
                     *slot = Some(outcome);
                 }
             });
         }
     });
+    progress.finish();
     for (result, task) in results.into_iter().zip(&tasks) {
         match result.into_inner() {
             Ok(Some(outcome)) => outcome?,
@@ -245,6 +255,16 @@ impl Task<'_> {
     fn path(&self) -> &Path {
         match *self {
             Task::Sha256(p, _) | Task::Size(p, _) | Task::Segment(p, ..) => p,
+        }
+    }
+
+    /// Bytes the task reads, for progress (a whole file's size is looked
+    /// up; a missing file counts nothing and fails in its check).
+    fn bytes(&self) -> u64 {
+        match *self {
+            Task::Sha256(p, _) => std::fs::metadata(p).map_or(0, |m| m.len()),
+            Task::Size(..) => 0,
+            Task::Segment(_, _, len, _) => len,
         }
     }
 }

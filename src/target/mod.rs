@@ -10,7 +10,7 @@ pub mod fs;
 pub mod stage;
 
 pub use fs::FsInfo;
-pub use stage::Staging;
+pub use stage::{ReRead, Staging};
 
 use crate::error::IoContext;
 use crate::snapshot::{FURNITURE, MANIFEST, SUMS};

@@ -3,9 +3,26 @@
 
 use super::PARTIAL;
 use crate::error::IoContext;
+use crate::progress::Progress;
 use crate::snapshot::{self, ReadBack, Verified, SUMS};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+
+/// Where the verifying re-read gets the bytes it checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReRead {
+    /// Through the page cache, overlapped with the final sync. This shows
+    /// that the filesystem took exactly what was written, at memory speed;
+    /// it cannot show what the device keeps.
+    #[default]
+    PageCache,
+    /// From the device: the sync completes first, then every staged file's
+    /// cached pages are dropped, so each byte checked comes off the stick.
+    /// Catches fake-capacity sticks that wrap around and flash that does
+    /// not keep what it was given, at the stick's read speed.
+    Media,
+}
 
 /// A staging directory; dropped without [`Staging::finalize`] it is removed.
 #[derive(Debug)]
@@ -40,24 +57,38 @@ impl Staging {
     /// Syncs the filesystem, verifies the staged snapshot by re-reading it
     /// (the files in `written` against what was written into them), then
     /// moves every file up, `SHA256SUMS` last.
-    pub fn finalize(mut self, written: &ReadBack) -> Result<Verified> {
-        // The re-read hashes the very pages the sync writes out, so the two
-        // overlap: the device's write time hides the hashing. Both must
-        // succeed before anything moves up.
+    pub fn finalize(
+        mut self,
+        written: &ReadBack,
+        reread: ReRead,
+        progress: &dyn Progress,
+    ) -> Result<Verified> {
         let dir = &self.dir;
-        let (synced, staged) = std::thread::scope(|scope| {
-            let sync = scope.spawn(|| syncfs(dir));
-            let staged = snapshot::verify_written(dir, written);
-            let synced = sync.join().unwrap_or_else(|_| {
-                Err(Error::Refused(format!(
-                    "{}: syncfs thread panicked",
-                    dir.display()
-                )))
-            });
-            (synced, staged)
-        });
-        synced?;
-        let staged = staged?;
+        let staged = match reread {
+            ReRead::PageCache => {
+                // The re-read hashes the very pages the sync writes out, so
+                // the two overlap: the device's write time hides the
+                // hashing. Both must succeed before anything moves up.
+                let (synced, staged) = std::thread::scope(|scope| {
+                    let sync = scope.spawn(|| syncfs(dir));
+                    let staged = snapshot::verify_written(dir, written, progress);
+                    let synced = sync.join().unwrap_or_else(|_| {
+                        Err(Error::Refused(format!(
+                            "{}: syncfs thread panicked",
+                            dir.display()
+                        )))
+                    });
+                    (synced, staged)
+                });
+                synced?;
+                staged?
+            }
+            ReRead::Media => {
+                syncfs(dir)?;
+                drop_cached(dir)?;
+                snapshot::verify_written(dir, written, progress)?
+            }
+        };
         let listed = snapshot::sums::read(&self.dir.join(SUMS))?;
         for (name, _) in &listed {
             let (from, to) = (self.dir.join(name), self.target.join(name));
@@ -124,6 +155,37 @@ pub fn interrupted_leftovers(target: &Path) -> Vec<String> {
             std::fs::symlink_metadata(target.join(name)).is_ok_and(|m| m.file_type().is_file())
         })
         .collect()
+}
+
+/// Evicts the cached pages of every file in `dir`, so that the next read
+/// of them comes from the device (as f3read does to catch fake-capacity
+/// flash). Only clean pages can be dropped: each file is synced first,
+/// which costs nothing after a syncfs.
+pub fn drop_cached(dir: &Path) -> Result<()> {
+    use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
+    use std::os::unix::io::AsRawFd;
+    for entry in std::fs::read_dir(dir).at(dir)? {
+        let entry = entry.at(dir)?;
+        if !entry.file_type().at(dir)?.is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let file = std::fs::File::open(&path).at(&path)?;
+        file.sync_data().at(&path)?;
+        posix_fadvise(
+            file.as_raw_fd(),
+            0,
+            0,
+            PosixFadviseAdvice::POSIX_FADV_DONTNEED,
+        )
+        .map_err(|e| {
+            Error::Refused(format!(
+                "{}: cannot drop its cached pages ({e}), so it cannot be read back from the media",
+                path.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// Flushes the filesystem holding `dir` (one syncfs per step, not fsync per file).

@@ -181,3 +181,39 @@ pub fn sh(dir: &Path, script: &str) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The default profile's plan of `mn`.
+pub fn default_plan(mn: &Mn) -> xcatport::plan::Plan {
+    let rules = xcatport::plan::Rules::compile(
+        &xcatport::plan::Profile::load("default").unwrap(),
+        &xcatport::plan::Vars::default(),
+        "rhel",
+        &[],
+        &[],
+    )
+    .unwrap();
+    xcatport::plan::Plan::build(mn.root(), rules, &xcatport::progress::Hidden).unwrap()
+}
+
+/// Writes the plan's snapshot (no database, zstd, one volume) into `staging`.
+pub fn write_staged(
+    staging: &Path,
+    plan: &xcatport::plan::Plan,
+) -> xcatport::Result<xcatport::snapshot::WriteReport> {
+    let bin_dir = tempfile::tempdir().unwrap();
+    let opts = xcatport::snapshot::WriteOptions {
+        codec: xcatport::snapshot::Codec::new(xcatport::cli::Compression::Zstd, None).unwrap(),
+        split: xcatport::snapshot::volume::Split::None,
+        source: facts(),
+        repos: Vec::new(),
+        installed: Vec::new(),
+    };
+    xcatport::snapshot::write_snapshot(
+        staging,
+        plan,
+        &mut xcatport::snapshot::NoDatabase,
+        &import_binary(bin_dir.path()),
+        &opts,
+        &xcatport::progress::Hidden,
+    )
+}
