@@ -69,10 +69,13 @@ check "A: stick has xcatimport, executable from vfat" test -x /media/stick/xcati
 check "A: no partial staging dir left on the stick" test ! -e /media/stick/.xcatport-partial
 if [ -n "${SPLIT_STICK:-}" ]; then
     mount_stick "" 1 /media/stick2 || exit 1
-    /vmtest/bin/xcatexport --split "$SPLIT_STICK" /media/stick2 > /vmtest/export-split.out 2>&1
+    # The second stick is also read back from the device (a real FAT
+    # filesystem on an emulated USB disk), not from the page cache.
+    /vmtest/bin/xcatexport --split "$SPLIT_STICK" --verify-media /media/stick2 > /vmtest/export-split.out 2>&1
     rc=$?
     sed 's/^/    | export --split: /' /vmtest/export-split.out | tail -n 3
-    check_eq "A: xcatexport --split $SPLIT_STICK /media/stick2 exits 0" 0 "$rc"
+    check_eq "A: xcatexport --split $SPLIT_STICK --verify-media /media/stick2 exits 0" 0 "$rc"
+    check "A: the split stick was read back from the media" grep -q 'verified (read back from the media)' /vmtest/export-split.out
     check "A: the split stick holds several data volumes (.000, .001, …)" sh -c 'ls /media/stick2/xcat-data.tar.zst.001'
     check "A: every split volume is at most $SPLIT_STICK" sh -c '! find /media/stick2 -name "xcat-data.tar*" -size +1024k | grep -q .'
 fi
