@@ -620,3 +620,55 @@ fn a_full_filesystem_under_a_writer_thread_fails_the_extraction_naming_the_file(
     let made = fs::read_dir(root.join("big")).unwrap().count();
     assert!(made < 40, "{made} files created after the failure");
 }
+
+#[test]
+fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_either_path() {
+    // ramfs has no xattr support: every set fails with EOPNOTSUPP. A small
+    // file is finished inline, a large one by a writer thread; both report
+    // the same one-line warning.
+    let a = tempdir();
+    let acc_a = accounts_root(a.path(), &[("root", 0)], &[("root", 0)]);
+    let large = vec![7u8; 3 * 64 * 1024];
+    for (rel, body) in [("small", &b"tiny"[..]), ("large", &large[..])] {
+        write(a.path(), rel, body, 0o640, (0, 0), 1_700_000_000);
+        xattr::set(a.path().join(rel), "user.origin", b"mn1").unwrap();
+    }
+    let archive = archive_of(a.path(), &acc_a, SKIP);
+    let b = tempdir();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "ramfs", "xcatport-test"])
+        .arg(b.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount ramfs");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(b.path());
+    accounts_root(b.path(), &[("root", 0)], &[("root", 0)]);
+    let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
+    let mut warnings = report.warnings.clone();
+    warnings.sort();
+    let expected: Vec<String> = ["large", "small"]
+        .iter()
+        .map(|rel| {
+            format!(
+                "{}: xattr user.origin not set: Operation not supported (os error 95)",
+                b.path().join(rel).display()
+            )
+        })
+        .collect();
+    assert_eq!(warnings, expected);
+    // Everything else about the files did arrive.
+    for (rel, len) in [("small", 4), ("large", large.len() as u64)] {
+        let m = fs::metadata(b.path().join(rel)).unwrap();
+        assert_eq!(
+            (m.len(), m.mode() & 0o7777, m.mtime()),
+            (len, 0o640, 1_700_000_000),
+            "{rel}"
+        );
+    }
+}

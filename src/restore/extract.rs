@@ -16,7 +16,7 @@
 //! - GNU sparse files are written with holes (seek), not zeros.
 
 use super::journal::{Change, ChangeSink, Prior};
-use super::meta::{self, DirMeta, Time};
+use super::meta::{self, DirMeta, Time, Unset};
 use super::writers::{self, FileMeta, OpenFile, Writers};
 use crate::error::IoContext;
 use crate::mn::accounts::Accounts;
@@ -729,12 +729,12 @@ impl Run<'_, '_> {
         self.set_owner(at, h);
         if with_mode {
             if let Err(e) = fs::set_permissions(at, fs::Permissions::from_mode(h.mode)) {
-                self.warn(format!("{}: mode {:o} not set: {e}", at.display(), h.mode));
+                self.warn(Unset::Mode(h.mode).warning(at, e));
             }
         }
         self.set_xattrs(at, h);
         if let Err(e) = meta::set_times(at, h.atime, h.mtime) {
-            self.warn(format!("mtime not set: {e}"));
+            self.warn(Unset::Times.warning(at, e));
         }
     }
 
@@ -745,7 +745,7 @@ impl Run<'_, '_> {
         let uid = self.map_id(&h.uname, h.uid, true);
         let gid = self.map_id(&h.gname, h.gid, false);
         if let Err(e) = std::os::unix::fs::lchown(at, Some(uid), Some(gid)) {
-            self.warn(format!("{}: owner {uid}:{gid} not set: {e}", at.display()));
+            self.warn(Unset::Owner(uid, gid).warning(at, e));
         }
     }
 
@@ -777,11 +777,7 @@ impl Run<'_, '_> {
     fn set_xattrs(&mut self, at: &Path, h: &Header) {
         for (k, v) in &h.xattrs {
             if let Err(e) = xattr::set(at, OsStr::from_bytes(k), v) {
-                self.warn(format!(
-                    "{}: xattr {} not set: {e}",
-                    at.display(),
-                    String::from_utf8_lossy(k)
-                ));
+                self.warn(Unset::Xattr(k).warning(at, e));
             }
         }
     }
@@ -800,10 +796,10 @@ impl Run<'_, '_> {
                 continue;
             }
             if let Err(e) = fs::set_permissions(&at, fs::Permissions::from_mode(d.mode)) {
-                self.warn(format!("{}: mode {:o} not set: {e}", at.display(), d.mode));
+                self.warn(Unset::Mode(d.mode).warning(&at, e));
             }
             if let Err(e) = meta::set_times(&at, d.atime, d.mtime) {
-                self.warn(format!("mtime not set: {e}"));
+                self.warn(Unset::Times.warning(&at, e));
             }
         }
         Ok(())

@@ -166,11 +166,36 @@ pub fn apply_dir_meta(path: &Path, meta: &DirMeta) -> Result<()> {
     for (k, v) in &meta.xattrs {
         xattr::set(path, OsStr::from_bytes(k), v).at(path)?;
     }
-    set_times(path, meta.atime, meta.mtime)
+    set_times(path, meta.atime, meta.mtime).at(path)
+}
+
+/// A piece of metadata the restore could not set. That is a warning, not
+/// a failure: NFS squashing root, a filesystem without xattrs or modes.
+#[derive(Debug, Clone, Copy)]
+pub enum Unset<'a> {
+    Owner(u32, u32),
+    Mode(u32),
+    Xattr(&'a [u8]),
+    Times,
+}
+
+impl Unset<'_> {
+    /// The warning for `at`, one line, naming the file.
+    pub fn warning(self, at: &Path, e: impl std::fmt::Display) -> String {
+        let at = at.display();
+        match self {
+            Unset::Owner(uid, gid) => format!("{at}: owner {uid}:{gid} not set: {e}"),
+            Unset::Mode(mode) => format!("{at}: mode {mode:o} not set: {e}"),
+            Unset::Xattr(name) => {
+                format!("{at}: xattr {} not set: {e}", String::from_utf8_lossy(name))
+            }
+            Unset::Times => format!("{at}: mtime not set: {e}"),
+        }
+    }
 }
 
 /// Sets access and modification times without following a symlink.
-pub fn set_times(path: &Path, atime: Time, mtime: Time) -> Result<()> {
+pub fn set_times(path: &Path, atime: Time, mtime: Time) -> std::io::Result<()> {
     utimensat(
         None,
         path,
@@ -178,14 +203,14 @@ pub fn set_times(path: &Path, atime: Time, mtime: Time) -> Result<()> {
         &mtime.spec(),
         UtimensatFlags::NoFollowSymlink,
     )
-    .map_err(|e| Error::io(path, std::io::Error::from(e)))
+    .map_err(std::io::Error::from)
 }
 
-/// Sets the times of an open file (`at` names it in the error).
-pub fn set_file_times(file: &fs::File, at: &Path, atime: Time, mtime: Time) -> Result<()> {
+/// Sets the times of an open file.
+pub fn set_file_times(file: &fs::File, atime: Time, mtime: Time) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     nix::sys::stat::futimens(file.as_raw_fd(), &atime.spec(), &mtime.spec())
-        .map_err(|e| Error::io(at, std::io::Error::from(e)))
+        .map_err(std::io::Error::from)
 }
 
 /// Copies a file, symlink or empty directory with its owner, mode, xattrs
@@ -241,6 +266,7 @@ pub fn copy_entry(from: &Path, to: &Path) -> Result<()> {
             nanos: m.mtime_nsec(),
         },
     )
+    .at(to)
 }
 
 /// Removes a file, symlink or empty directory; gone already is fine.

@@ -10,7 +10,7 @@
 //! is never touched) and starts its writeback. Blocks are reused and the
 //! queues are short, so memory stays at a few MiB whatever the restore.
 
-use super::meta::{self, Time};
+use super::meta::{self, Time, Unset};
 use crate::progress::Progress;
 use crate::{Error, Result};
 use std::ffi::OsStr;
@@ -99,27 +99,21 @@ impl OpenFile {
         let m = &self.meta;
         if let Some((uid, gid)) = m.owner {
             if let Err(e) = std::os::unix::fs::fchown(&self.file, Some(uid), Some(gid)) {
-                warnings.push(format!("{}: owner {uid}:{gid} not set: {e}", at.display()));
+                warnings.push(Unset::Owner(uid, gid).warning(at, e));
             }
         }
-        if let Err(e) = self
-            .file
-            .set_permissions(std::fs::Permissions::from_mode(m.mode))
-        {
-            warnings.push(format!("{}: mode {:o} not set: {e}", at.display(), m.mode));
+        let mode = std::fs::Permissions::from_mode(m.mode);
+        if let Err(e) = self.file.set_permissions(mode) {
+            warnings.push(Unset::Mode(m.mode).warning(at, e));
         }
         for (k, v) in &m.xattrs {
             use xattr::FileExt;
             if let Err(e) = self.file.set_xattr(OsStr::from_bytes(k), v) {
-                warnings.push(format!(
-                    "{}: xattr {} not set: {e}",
-                    at.display(),
-                    String::from_utf8_lossy(k)
-                ));
+                warnings.push(Unset::Xattr(k).warning(at, e));
             }
         }
-        if let Err(e) = meta::set_file_times(&self.file, at, m.atime, m.mtime) {
-            warnings.push(format!("mtime not set: {e}"));
+        if let Err(e) = meta::set_file_times(&self.file, m.atime, m.mtime) {
+            warnings.push(Unset::Times.warning(at, e));
         }
         start_writeback(&self.file);
         Ok(())
