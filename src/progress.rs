@@ -3,7 +3,7 @@
 //! Library code reports through [`Progress`]; binaries pick [`bar`], which
 //! draws an indicatif bar on a terminal and stays silent otherwise.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 use std::io::IsTerminal;
 
 /// What long-running library code reports.
@@ -47,7 +47,10 @@ pub fn bar(title: &str) -> Box<dyn Progress> {
     if !std::io::stderr().is_terminal() {
         return Box::new(Hidden);
     }
-    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+    // Cleared however it ends: a bar left behind by an error would stand
+    // above the error message, stuck at 0 B.
+    let pb = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+        .with_finish(ProgressFinish::AndClear);
     if let Ok(style) = ProgressStyle::with_template(
         "{prefix:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {wide_msg}",
     ) {

@@ -622,10 +622,10 @@ fn a_full_filesystem_under_a_writer_thread_fails_the_extraction_naming_the_file(
 }
 
 #[test]
-fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_either_path() {
-    // ramfs has no xattr support: every set fails with EOPNOTSUPP. A small
-    // file is finished inline, a large one by a writer thread; both report
-    // the same one-line warning.
+fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_every_path() {
+    // ramfs has no xattr support: every set fails with EOPNOTSUPP. A
+    // directory is set by path, a small file inline, a large one by a
+    // writer thread; each reports the same one-line warning.
     let a = tempdir();
     let acc_a = accounts_root(a.path(), &[("root", 0)], &[("root", 0)]);
     let large = vec![7u8; 3 * 64 * 1024];
@@ -633,6 +633,8 @@ fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_either_path
         write(a.path(), rel, body, 0o640, (0, 0), 1_700_000_000);
         xattr::set(a.path().join(rel), "user.origin", b"mn1").unwrap();
     }
+    fs::create_dir(a.path().join("dir")).unwrap();
+    xattr::set(a.path().join("dir"), "user.origin", b"mn1").unwrap();
     let archive = archive_of(a.path(), &acc_a, SKIP);
     let b = tempdir();
     let mounted = std::process::Command::new("mount")
@@ -652,7 +654,7 @@ fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_either_path
     let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
     let mut warnings = report.warnings.clone();
     warnings.sort();
-    let expected: Vec<String> = ["large", "small"]
+    let expected: Vec<String> = ["dir", "large", "small"]
         .iter()
         .map(|rel| {
             format!(

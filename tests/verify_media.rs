@@ -1,7 +1,8 @@
 //! `xcatexport --verify-media`: the verifying re-read comes off the device,
-//! not the page cache. A loop-mounted ext4 image stands in for the stick;
-//! changing the image behind the mounted filesystem is what a fake-capacity
-//! or failing stick does to data it was given.
+//! not the page cache. A loop-mounted ext4 image stands in for the stick:
+//! its loop device counts the sectors read, and changing the image behind
+//! the mounted filesystem is what a fake-capacity or failing stick does to
+//! data it was given.
 
 mod export_support;
 mod loopfs_support;
@@ -13,6 +14,23 @@ use xcatport::plan::Vars;
 use xcatport::progress::Hidden;
 use xcatport::snapshot::{self, DirDump};
 use xcatport::target::{stage, ReRead, Target};
+
+/// Export arguments run through the library, as the binary would.
+fn export(
+    mn: &Mn,
+    target: &std::path::Path,
+    extra: &[&str],
+) -> xcatport::Result<xcatport::app::export::Outcome> {
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = import_binary(bin_dir.path());
+    let dump = db_dump();
+    run_with(
+        &args(target, mn.root(), &bin, extra),
+        &mut DirDump(dump.path().to_path_buf()),
+        facts(),
+        &Vars::default(),
+    )
+}
 
 /// A small MN with one MiB of incompressible data, so that the data volume
 /// spans many clusters of the stick.
@@ -54,7 +72,7 @@ fn a_stick_that_changed_what_it_was_given_is_caught_only_when_read_from_the_medi
     stick.change_image(offset + 100, &[piece[100] ^ 0x04]);
 
     // The re-read through the page cache still sees what was written...
-    snapshot::verify_written(staging.path(), &report.readback, &Hidden)
+    snapshot::verify_written(staging.path(), &report.readback, ReRead::PageCache, &Hidden)
         .expect("the page cache still holds the bytes as written");
     // ...the re-read from the media sees what the stick kept.
     let err = staging
@@ -72,57 +90,75 @@ fn a_stick_that_changed_what_it_was_given_is_caught_only_when_read_from_the_medi
 }
 
 #[test]
-fn dropping_the_cache_makes_the_next_read_come_from_the_device() {
-    let stick = LoopFs::ext4("32M");
-    let dir = stick.path().join("d");
-    std::fs::create_dir(&dir).unwrap();
-    let mut content = vec![0u8; 64 << 10];
-    for (i, b) in content.iter_mut().enumerate() {
-        *b = (i * 7 % 251) as u8;
-    }
-    content[..16].copy_from_slice(b"xcatport-marker!");
-    let file = dir.join("f");
-    std::fs::write(&file, &content).unwrap();
-    stage::syncfs(&dir).unwrap();
-    let offset = stick.find_in_image(&content[..4096]).unwrap();
-    stick.change_image(offset, b"CHANGED-ON-MEDIA");
-    assert_eq!(std::fs::read(&file).unwrap(), content, "still cached");
-    stage::drop_cached(&dir).unwrap();
-    let read = std::fs::read(&file).unwrap();
-    assert_eq!(&read[..16], b"CHANGED-ON-MEDIA");
-    assert_eq!(read[16..], content[16..]);
-}
-
-#[test]
-fn an_export_with_verify_media_verifies_from_the_stick_and_says_so() {
+fn an_export_with_verify_media_reads_the_snapshot_off_the_device_and_says_so() {
     let stick = LoopFs::ext4("256M");
     let mn = mn_with_noise();
-    let bin_dir = tempfile::tempdir().unwrap();
-    let bin = import_binary(bin_dir.path());
-    let dump = db_dump();
-    let outcome = run_with(
-        &args(stick.path(), mn.root(), &bin, &["--verify-media"]),
-        &mut DirDump(dump.path().to_path_buf()),
-        facts(),
-        &Vars::default(),
-    )
-    .unwrap();
-    assert_eq!(outcome.reread, ReRead::Media);
+    let before = stick.sectors_read();
+    let outcome = export(&mn, stick.path(), &["--verify-media"]).unwrap();
+    let read = (stick.sectors_read() - before) * 512;
     let json = serde_json::to_value(&outcome).unwrap();
     assert_eq!(json["reread"], "media");
     assert_eq!(json["filesystem"]["name"], "ext4");
-    snapshot::verify(stick.path()).unwrap();
-    // Without the flag the re-read stays in memory, and says so.
-    let plain = tempfile::tempdir().unwrap();
-    let outcome = run_with(
-        &args(plain.path(), mn.root(), &bin, &[]),
-        &mut DirDump(dump.path().to_path_buf()),
-        facts(),
-        &Vars::default(),
-    )
-    .unwrap();
+    let verified = snapshot::verify(stick.path()).unwrap();
+    let stick_bytes: u64 = verified
+        .data_volumes
+        .iter()
+        .chain(&verified.rpms_volumes)
+        .map(|v| std::fs::metadata(v).unwrap().len())
+        .sum();
+    assert!(
+        read >= stick_bytes,
+        "{read} bytes read from the device for {stick_bytes} bytes of volumes"
+    );
+    // Without the flag the re-read stays in memory: almost nothing is read
+    // from the device, and the outcome says where the re-read read from.
+    let again = LoopFs::ext4("256M");
+    let before = again.sectors_read();
+    let outcome = export(&mn, again.path(), &[]).unwrap();
+    let read = (again.sectors_read() - before) * 512;
     assert_eq!(
         serde_json::to_value(&outcome).unwrap()["reread"],
         "page-cache"
     );
+    assert!(
+        read < stick_bytes / 2,
+        "{read} bytes read from the device by the cached re-read"
+    );
+    // A dry run re-reads nothing.
+    let empty = tempfile::tempdir().unwrap();
+    let dry = export(&mn, empty.path(), &["--dry-run", "--verify-media"]).unwrap();
+    assert_eq!(
+        serde_json::to_value(&dry).unwrap()["reread"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn verify_media_onto_a_filesystem_without_direct_reads_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "ramfs", "xcatport-test"])
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount ramfs");
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let mn = mn_with_noise();
+    let err = export(&mn, dir.path(), &["--verify-media"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "{}: --verify-media: the ramfs filesystem does not allow direct reads (O_DIRECT)",
+            dir.path().display()
+        )) && err.contains("xcatimport --verify"),
+        "{err}"
+    );
+    assert_eq!(listing(dir.path()), Vec::<String>::new());
 }

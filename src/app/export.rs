@@ -29,8 +29,8 @@ pub struct Outcome {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub seconds: f64,
-    /// Where the verifying re-read read from.
-    pub reread: target::ReRead,
+    /// Where the verifying re-read read from (none on a dry run).
+    pub reread: Option<target::ReRead>,
     pub warnings: Vec<String>,
 }
 
@@ -74,8 +74,8 @@ pub fn run(args: &ExportArgs) -> Result<()> {
             0.0
         };
         let verified = match outcome.reread {
-            target::ReRead::PageCache => "verified (re-read through the page cache)",
-            target::ReRead::Media => "verified (read back from the media)",
+            Some(target::ReRead::Media) => "verified (read back from the media)",
+            _ => "verified (re-read through the page cache)",
         };
         println!(
             "snapshot written to {}: {} entries, {} in, {} out (ratio {ratio:.2}), {:.1} s; {verified}",
@@ -148,11 +148,7 @@ pub fn run_with(
         bytes_in: 0,
         bytes_out: 0,
         seconds: 0.0,
-        reread: if args.verify_media {
-            target::ReRead::Media
-        } else {
-            target::ReRead::PageCache
-        },
+        reread: None,
         warnings: Vec::new(),
     };
     if !found.not_offered.is_empty() {
@@ -178,6 +174,9 @@ pub fn run_with(
         return Ok(outcome);
     }
     let binary = binary?;
+    if args.verify_media {
+        target.check_media_reread()?;
+    }
     target.check_room(needed)?;
     let split = match (split, target.fs.fat) {
         (Some(n), _) => Split::Always(n),
@@ -190,6 +189,11 @@ pub fn run_with(
         source: facts,
         repos,
         installed: found.recorded,
+    };
+    let reread = if args.verify_media {
+        target::ReRead::Media
+    } else {
+        target::ReRead::PageCache
     };
     let staging = target.stage()?;
     let bar = progress::bar("writing");
@@ -216,11 +220,9 @@ pub fn run_with(
             )),
         }
     }
-    let verified: Verified = staging.finalize(
-        &report.readback,
-        outcome.reread,
-        &*progress::bar("reading back"),
-    )?;
+    let verified: Verified =
+        staging.finalize(&report.readback, reread, &*progress::bar("reading back"))?;
+    outcome.reread = Some(reread);
     outcome.plan = report.head.plan.clone();
     let secrets = verified.head.secrets.as_ref();
     outcome.entries = verified.head.data.entries + secrets.map_or(0, |s| s.entries);

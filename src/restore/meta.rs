@@ -189,7 +189,7 @@ impl Unset<'_> {
             Unset::Xattr(name) => {
                 format!("{at}: xattr {} not set: {e}", String::from_utf8_lossy(name))
             }
-            Unset::Times => format!("{at}: mtime not set: {e}"),
+            Unset::Times => format!("{at}: mtime and atime not set: {e}"),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod readahead;
 pub mod readback;
 pub mod reader;
+pub mod reread;
 pub mod sums;
 pub mod tarball;
 #[cfg(test)]

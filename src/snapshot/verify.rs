@@ -6,9 +6,10 @@
 //! compares the content of the files it wrote with what it wrote (see
 //! [`super::readback`]) instead of computing their SHA-256 again.
 
-use super::hash::{file_sha256, segment_check, WrittenCheck, CHECK_SEGMENT};
+use super::hash::{WrittenCheck, CHECK_SEGMENT};
 use super::manifest::{self, ManifestHead, VolumeRecord};
 use super::readback::ReadBack;
+use super::reread::{read_range, ReRead};
 use super::{sums, FURNITURE, MANIFEST, RPMS, SECRETS, SUMS};
 use crate::error::IoContext;
 use crate::progress::Progress;
@@ -43,13 +44,18 @@ pub fn verify(dir: &Path) -> Result<Verified> {
 /// [`verify`], counting the bytes read on `progress`: a stick of tens of
 /// gigabytes takes minutes to read.
 pub fn verify_reporting(dir: &Path, progress: &dyn Progress) -> Result<Verified> {
-    verify_written(dir, &ReadBack::default(), progress)
+    verify_written(dir, &ReadBack::default(), ReRead::PageCache, progress)
 }
 
 /// Verifies the snapshot an export just wrote into `dir`: the files in
 /// `written` are compared with what was written into them, the others with
-/// their SHA-256.
-pub fn verify_written(dir: &Path, written: &ReadBack, progress: &dyn Progress) -> Result<Verified> {
+/// their SHA-256. `via` says where the bytes are read from.
+pub fn verify_written(
+    dir: &Path,
+    written: &ReadBack,
+    via: ReRead,
+    progress: &dyn Progress,
+) -> Result<Verified> {
     let sums_path = dir.join(SUMS);
     if !sums_path.exists() {
         return Err(refuse(
@@ -85,7 +91,7 @@ pub fn verify_written(dir: &Path, written: &ReadBack, progress: &dyn Progress) -
         ));
     }
     let manifest_path = dir.join(MANIFEST);
-    check_hash(&manifest_path, expected[MANIFEST])?;
+    check_hash(&manifest_path, expected[MANIFEST], via, &mut |_| {})?;
     let head = manifest::read_head(&manifest_path)?;
     let data = &head.data;
     check_sequence(&manifest_path, &data.name, &data.volumes)?;
@@ -120,7 +126,7 @@ pub fn verify_written(dir: &Path, written: &ReadBack, progress: &dyn Progress) -
             (dir.join(name), expected)
         })
         .collect();
-    check_hashes(&to_hash, progress)?;
+    check_hashes(&to_hash, via, progress)?;
     Ok(Verified {
         dir: dir.to_path_buf(),
         data_volumes: data.volumes.iter().map(|v| dir.join(&v.name)).collect(),
@@ -203,49 +209,58 @@ fn tasks<'a>(files: &'a [(PathBuf, Expected<'a>)]) -> Vec<Task<'a>> {
     tasks
 }
 
-/// Reads the files back on all cores, a large volume in segments so that
-/// it is not left to one core; the error names the first bad file in
-/// SHA256SUMS order, as a sequential check would.
-fn check_hashes(files: &[(PathBuf, Expected)], progress: &dyn Progress) -> Result<()> {
+/// Reads the files back, a large volume in segments; the error names the
+/// first bad file in SHA256SUMS order, as a sequential check would. From
+/// the page cache the work is shared out on all cores. From the media one
+/// reader goes through in order: a stick reads fastest sequentially.
+/// Nothing after a failed task is read, so a bad stick fails early.
+fn check_hashes(files: &[(PathBuf, Expected)], via: ReRead, progress: &dyn Progress) -> Result<()> {
     let tasks = tasks(files);
     progress.set_length(tasks.iter().map(Task::bytes).sum());
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(tasks.len())
-        .max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = match via {
+        ReRead::PageCache => cores,
+        ReRead::Media => 1,
+    }
+    .min(tasks.len())
+    .max(1);
     let next = AtomicUsize::new(0);
+    let first_failed = AtomicUsize::new(usize::MAX);
     let results: Vec<Mutex<Option<Result<()>>>> = tasks.iter().map(|_| Mutex::new(None)).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(task) = tasks.get(i) else {
-                    break;
-                };
-                let outcome = match *task {
-                    Task::Sha256(path, sha) => check_hash(path, sha),
-                    Task::Size(path, size) => check_size(path, size),
-                    Task::Segment(path, offset, len, xxh3) => {
-                        check_segment(path, offset, len, xxh3)
+    let panicked = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(task) = tasks.get(i) else {
+                        break;
+                    };
+                    if i > first_failed.load(Ordering::Relaxed) {
+                        break;
                     }
-                };
-                progress.inc(task.bytes());
-                if let Ok(mut slot) = results[i].lock() {
-                    *slot = Some(outcome);
-                }
-            });
-        }
+                    let outcome = task.check(via, &mut |n| progress.inc(n));
+                    if outcome.is_err() {
+                        first_failed.fetch_min(i, Ordering::Relaxed);
+                    }
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(outcome);
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().any(|h| h.join().is_err())
     });
     progress.finish();
     for (result, task) in results.into_iter().zip(&tasks) {
         match result.into_inner() {
             Ok(Some(outcome)) => outcome?,
-            _ => {
+            _ if panicked => {
                 return Err(refuse(
                     task.path(),
                     "was not checked (a hashing thread failed)",
                 ))
             }
+            _ => {}
         }
     }
     Ok(())
@@ -267,11 +282,28 @@ impl Task<'_> {
             Task::Segment(_, _, len, _) => len,
         }
     }
+
+    /// Runs the check, reporting bytes as they are read.
+    fn check(&self, via: ReRead, read: &mut dyn FnMut(u64)) -> Result<()> {
+        match *self {
+            Task::Sha256(path, sha) => check_hash(path, sha, via, read),
+            Task::Size(path, size) => check_size(path, size),
+            Task::Segment(path, offset, len, xxh3) => {
+                check_segment(path, (offset, len), xxh3, via, read)
+            }
+        }
+    }
 }
 
-fn check_hash(path: &Path, expected: &str) -> Result<()> {
-    let (actual, _) = file_sha256(path)?;
-    if actual != expected {
+fn check_hash(path: &Path, expected: &str, via: ReRead, read: &mut dyn FnMut(u64)) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut sha = Sha256::new();
+    read_range(path, 0, None, via, &mut |piece| {
+        sha.update(piece);
+        read(piece.len() as u64);
+    })
+    .at(path)?;
+    if hex::encode(sha.finalize()) != expected {
         return Err(refuse(
             path,
             "checksum mismatch against SHA256SUMS: corrupted, truncated or swapped",
@@ -293,15 +325,23 @@ fn check_size(path: &Path, written: u64) -> Result<()> {
     Ok(())
 }
 
-fn check_segment(path: &Path, offset: u64, len: u64, written: u128) -> Result<()> {
-    let file = std::fs::File::open(path).at(path)?;
-    let read = match segment_check(&file, offset, len) {
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(refuse(path, "ended early on re-read: the target lost data"))
-        }
-        other => other.at(path)?,
-    };
-    if read != written {
+fn check_segment(
+    path: &Path,
+    (offset, len): (u64, u64),
+    written: u128,
+    via: ReRead,
+    read: &mut dyn FnMut(u64),
+) -> Result<()> {
+    let mut xxh3 = xxhash_rust::xxh3::Xxh3::new();
+    let got = read_range(path, offset, Some(len), via, &mut |piece| {
+        xxh3.update(piece);
+        read(piece.len() as u64);
+    })
+    .at(path)?;
+    if got < len {
+        return Err(refuse(path, "ended early on re-read: the target lost data"));
+    }
+    if xxh3.digest128() != written {
         return Err(refuse(
             path,
             &format!(
@@ -330,5 +370,60 @@ fn check_sequence(manifest: &Path, base: &str, volumes: &[VolumeRecord]) -> Resu
             manifest,
             &format!("volumes of {base} are not NAME or NAME.000, NAME.001 … in order"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::hash::HashingWriter;
+    use std::io::Write;
+    use std::sync::atomic::AtomicU64;
+
+    /// Counts the bytes reported read.
+    #[derive(Default)]
+    struct Counted(AtomicU64);
+
+    impl Progress for Counted {
+        fn set_length(&self, _: u64) {}
+        fn set_message(&self, _: &str) {}
+        fn inc(&self, delta: u64) {
+            self.0.fetch_add(delta, Ordering::Relaxed);
+        }
+        fn finish(&self) {}
+    }
+
+    #[test]
+    fn a_bad_segment_stops_the_media_reread_and_names_its_bytes() {
+        let dir = tempfile::tempdir_in("/var/tmp").unwrap();
+        let path = dir.path().join("xcat-data.tar.zst");
+        let seg = CHECK_SEGMENT as usize;
+        let mut w = HashingWriter::with_check(std::fs::File::create(&path).unwrap());
+        let piece: Vec<u8> = (0..1 << 20).map(|i| (i % 253) as u8).collect();
+        for _ in 0..(2 * seg + seg / 4) / piece.len() {
+            w.write_all(&piece).unwrap();
+        }
+        let (_, _, check) = w.finish_checked();
+        let files = [(path.clone(), Expected::Written(&check))];
+
+        let all = Counted::default();
+        check_hashes(&files, ReRead::Media, &all).unwrap();
+        assert_eq!(all.0.load(Ordering::Relaxed), check.size);
+
+        // One byte changed in the first segment: the error names it, and
+        // the reader stops there instead of reading the rest of the stick.
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.write_all_at(&[0xff], 1000).unwrap();
+        file.sync_all().unwrap();
+        let read = Counted::default();
+        let err = check_hashes(&files, ReRead::Media, &read)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&format!("bytes 0..{seg}")) && err.contains("xcat-data.tar.zst"),
+            "{err}"
+        );
+        assert_eq!(read.0.load(Ordering::Relaxed), CHECK_SEGMENT);
     }
 }

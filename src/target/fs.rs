@@ -20,6 +20,7 @@ const NAMES: &[(i64, &str)] = &[
     (0x5846_5342, "xfs"),
     (0x9123_683e, "btrfs"),
     (0x0102_1994, "tmpfs"),
+    (0x8584_58f6, "ramfs"),
     (MSDOS, "vfat"),
     (EXFAT, "exfat"),
     (0x6969, "nfs"),

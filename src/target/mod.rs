@@ -9,8 +9,9 @@ pub mod binary;
 pub mod fs;
 pub mod stage;
 
+pub use crate::snapshot::reread::ReRead;
 pub use fs::FsInfo;
-pub use stage::{ReRead, Staging};
+pub use stage::Staging;
 
 use crate::error::IoContext;
 use crate::snapshot::{FURNITURE, MANIFEST, SUMS};
@@ -85,6 +86,40 @@ impl Target {
             )));
         }
         Ok(())
+    }
+
+    /// Checks, before anything is written, that the snapshot can be read
+    /// back from the device: the filesystem allows direct reads, and its
+    /// reads are not served from a cache that direct reads do not bypass.
+    /// Probes with a small file that it removes again.
+    pub fn check_media_reread(&self) -> Result<()> {
+        use crate::snapshot::reread;
+        let refuse = |why: &str| {
+            Error::Refused(format!(
+                "{}: --verify-media: {why}; leave out --verify-media, and check the stick by replugging it and running xcatimport --verify",
+                self.dir.display()
+            ))
+        };
+        if self.fs.name == "fuseblk" {
+            return Err(refuse("the target is a FUSE filesystem (exfat-fuse, ntfs-3g): its daemon reads the device through a cache that direct reads do not bypass"));
+        }
+        let dir = if self.create {
+            nearest_existing(&self.dir)?
+        } else {
+            self.dir.clone()
+        };
+        let probe = dir.join(format!(".xcatport-direct-probe-{}", std::process::id()));
+        std::fs::write(&probe, [0u8; reread::DIRECT_ALIGN]).at(&probe)?;
+        let opened = reread::open_direct(&probe);
+        std::fs::remove_file(&probe).at(&probe)?;
+        match opened {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Unsupported => Err(refuse(&format!(
+                "the {} filesystem does not allow direct reads (O_DIRECT)",
+                self.fs.name
+            ))),
+            Err(e) => Err(Error::io(&probe, e)),
+        }
     }
 
     /// Creates a fresh staging directory (removing one left by an interrupted export).

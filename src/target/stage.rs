@@ -4,25 +4,10 @@
 use super::PARTIAL;
 use crate::error::IoContext;
 use crate::progress::Progress;
+use crate::snapshot::reread::ReRead;
 use crate::snapshot::{self, ReadBack, Verified, SUMS};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
-
-/// Where the verifying re-read gets the bytes it checks.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReRead {
-    /// Through the page cache, overlapped with the final sync. This shows
-    /// that the filesystem took exactly what was written, at memory speed;
-    /// it cannot show what the device keeps.
-    #[default]
-    PageCache,
-    /// From the device: the sync completes first, then every staged file's
-    /// cached pages are dropped, so each byte checked comes off the stick.
-    /// Catches fake-capacity sticks that wrap around and flash that does
-    /// not keep what it was given, at the stick's read speed.
-    Media,
-}
 
 /// A staging directory; dropped without [`Staging::finalize`] it is removed.
 #[derive(Debug)]
@@ -71,7 +56,8 @@ impl Staging {
                 // hashing. Both must succeed before anything moves up.
                 let (synced, staged) = std::thread::scope(|scope| {
                     let sync = scope.spawn(|| syncfs(dir));
-                    let staged = snapshot::verify_written(dir, written, progress);
+                    let staged =
+                        snapshot::verify_written(dir, written, ReRead::PageCache, progress);
                     let synced = sync.join().unwrap_or_else(|_| {
                         Err(Error::Refused(format!(
                             "{}: syncfs thread panicked",
@@ -84,9 +70,10 @@ impl Staging {
                 staged?
             }
             ReRead::Media => {
+                // Direct reads would find dirty pages written back on the
+                // way; the sync first lets the progress bar mean reading.
                 syncfs(dir)?;
-                drop_cached(dir)?;
-                snapshot::verify_written(dir, written, progress)?
+                snapshot::verify_written(dir, written, ReRead::Media, progress)?
             }
         };
         let listed = snapshot::sums::read(&self.dir.join(SUMS))?;
@@ -155,37 +142,6 @@ pub fn interrupted_leftovers(target: &Path) -> Vec<String> {
             std::fs::symlink_metadata(target.join(name)).is_ok_and(|m| m.file_type().is_file())
         })
         .collect()
-}
-
-/// Evicts the cached pages of every file in `dir`, so that the next read
-/// of them comes from the device (as f3read does to catch fake-capacity
-/// flash). Only clean pages can be dropped: each file is synced first,
-/// which costs nothing after a syncfs.
-pub fn drop_cached(dir: &Path) -> Result<()> {
-    use nix::fcntl::{posix_fadvise, PosixFadviseAdvice};
-    use std::os::unix::io::AsRawFd;
-    for entry in std::fs::read_dir(dir).at(dir)? {
-        let entry = entry.at(dir)?;
-        if !entry.file_type().at(dir)?.is_file() {
-            continue;
-        }
-        let path = entry.path();
-        let file = std::fs::File::open(&path).at(&path)?;
-        file.sync_data().at(&path)?;
-        posix_fadvise(
-            file.as_raw_fd(),
-            0,
-            0,
-            PosixFadviseAdvice::POSIX_FADV_DONTNEED,
-        )
-        .map_err(|e| {
-            Error::Refused(format!(
-                "{}: cannot drop its cached pages ({e}), so it cannot be read back from the media",
-                path.display()
-            ))
-        })?;
-    }
-    Ok(())
 }
 
 /// Flushes the filesystem holding `dir` (one syncfs per step, not fsync per file).

@@ -79,6 +79,20 @@ impl LoopFs {
         image.write_all_at(bytes, offset).unwrap();
     }
 
+    /// Sectors (512 bytes) read from the loop device under the mount,
+    /// from /sys/block/loopN/stat.
+    pub fn sectors_read(&self) -> u64 {
+        let out = Command::new("findmnt")
+            .args(["-no", "SOURCE"])
+            .arg(&self.mnt)
+            .output()
+            .unwrap();
+        let source = String::from_utf8(out.stdout).unwrap();
+        let device = source.trim().rsplit('/').next().unwrap().to_string();
+        let stat = std::fs::read_to_string(format!("/sys/block/{device}/stat")).unwrap();
+        stat.split_whitespace().nth(2).unwrap().parse().unwrap()
+    }
+
     pub fn path(&self) -> &Path {
         &self.mnt
     }
