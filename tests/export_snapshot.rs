@@ -12,7 +12,7 @@ use tmpfs_support::Tmpfs;
 use xcatport::app::export::run_with;
 use xcatport::plan::Vars;
 use xcatport::progress::Hidden;
-use xcatport::snapshot::{self, manifest, DirDump, NoDatabase};
+use xcatport::snapshot::{self, manifest, NoDatabase};
 use xcatport::target::ReRead;
 
 const LAYOUT: [&str; 6] = [
@@ -23,22 +23,6 @@ const LAYOUT: [&str; 6] = [
     "xcat-rpms.tar",
     "xcatimport",
 ];
-
-fn export(
-    mn: &Mn,
-    target: &Path,
-    extra: &[&str],
-) -> xcatport::Result<xcatport::app::export::Outcome> {
-    let bin_dir = tempfile::tempdir().unwrap();
-    let bin = import_binary(bin_dir.path());
-    let dump = db_dump();
-    run_with(
-        &args(target, mn.root(), &bin, extra),
-        &mut DirDump(dump.path().to_path_buf()),
-        facts(),
-        &Vars::default(),
-    )
-}
 
 #[test]
 fn stick_has_the_layout_checksums_pass_and_manifest_matches_the_source() {

@@ -9,7 +9,7 @@ use restore_support::*;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use tmpfs_support::Tmpfs;
+use tmpfs_support::{Ramfs, Tmpfs};
 use xcatport::mn::accounts::Accounts;
 use xcatport::progress::Hidden;
 use xcatport::restore::extract::{extract, ExtractOptions, ExtractReport};
@@ -636,20 +636,8 @@ fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_every_path(
     fs::create_dir(a.path().join("dir")).unwrap();
     xattr::set(a.path().join("dir"), "user.origin", b"mn1").unwrap();
     let archive = archive_of(a.path(), &acc_a, SKIP);
-    let b = tempdir();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "ramfs", "xcatport-test"])
-        .arg(b.path())
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount ramfs");
-    struct Unmount<'a>(&'a Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(b.path());
+    let ramfs = Ramfs::new();
+    let b = &ramfs.0;
     accounts_root(b.path(), &[("root", 0)], &[("root", 0)]);
     let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();
     let mut warnings = report.warnings.clone();

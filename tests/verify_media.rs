@@ -6,31 +6,14 @@
 
 mod export_support;
 mod loopfs_support;
+mod tmpfs_support;
 
 use export_support::*;
 use loopfs_support::LoopFs;
-use xcatport::app::export::run_with;
-use xcatport::plan::Vars;
+use tmpfs_support::Ramfs;
 use xcatport::progress::Hidden;
-use xcatport::snapshot::{self, DirDump};
+use xcatport::snapshot;
 use xcatport::target::{stage, ReRead, Target};
-
-/// Export arguments run through the library, as the binary would.
-fn export(
-    mn: &Mn,
-    target: &std::path::Path,
-    extra: &[&str],
-) -> xcatport::Result<xcatport::app::export::Outcome> {
-    let bin_dir = tempfile::tempdir().unwrap();
-    let bin = import_binary(bin_dir.path());
-    let dump = db_dump();
-    run_with(
-        &args(target, mn.root(), &bin, extra),
-        &mut DirDump(dump.path().to_path_buf()),
-        facts(),
-        &Vars::default(),
-    )
-}
 
 /// A small MN with one MiB of incompressible data, so that the data volume
 /// spans many clusters of the stick.
@@ -135,20 +118,8 @@ fn an_export_with_verify_media_reads_the_snapshot_off_the_device_and_says_so() {
 
 #[test]
 fn verify_media_onto_a_filesystem_without_direct_reads_is_refused_before_writing() {
-    let dir = tempfile::tempdir().unwrap();
-    let mounted = std::process::Command::new("mount")
-        .args(["-t", "ramfs", "xcatport-test"])
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(mounted.success(), "mount ramfs");
-    struct Unmount<'a>(&'a std::path::Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _unmount = Unmount(dir.path());
+    let ramfs = Ramfs::new();
+    let dir = &ramfs.0;
     let mn = mn_with_noise();
     let err = export(&mn, dir.path(), &["--verify-media"])
         .unwrap_err()

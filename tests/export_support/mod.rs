@@ -217,3 +217,21 @@ pub fn write_staged(
         &xcatport::progress::Hidden,
     )
 }
+
+/// The export of `mn` into `target` with `extra` arguments, through the
+/// library as the binary runs it, with the sample DB dump.
+pub fn export(
+    mn: &Mn,
+    target: &Path,
+    extra: &[&str],
+) -> xcatport::Result<xcatport::app::export::Outcome> {
+    let bin_dir = tempfile::tempdir().unwrap();
+    let bin = import_binary(bin_dir.path());
+    let dump = db_dump();
+    xcatport::app::export::run_with(
+        &args(target, mn.root(), &bin, extra),
+        &mut xcatport::snapshot::DirDump(dump.path().to_path_buf()),
+        facts(),
+        &xcatport::plan::Vars::default(),
+    )
+}
