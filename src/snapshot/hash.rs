@@ -175,7 +175,7 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// The [`WrittenCheck`] of a file's content as it reads now (the export's
-/// re-read checks segments in parallel with [`segment_check`] instead).
+/// re-read checks each segment on its own instead: `verify::check_segment`).
 #[cfg(test)]
 pub fn file_check(path: &std::path::Path) -> crate::Result<WrittenCheck> {
     use crate::error::IoContext;
@@ -197,28 +197,6 @@ pub fn file_check(path: &std::path::Path) -> crate::Result<WrittenCheck> {
         size,
         segments: check.finish(),
     })
-}
-
-/// XXH3-128 of `len` bytes of `file` from `offset`: one segment of a
-/// [`WrittenCheck`], read on its own so that segments can be read in parallel.
-/// Fewer bytes than `len` is an error.
-pub fn segment_check(file: &std::fs::File, offset: u64, len: u64) -> io::Result<u128> {
-    use std::os::unix::fs::FileExt;
-    let mut check = Xxh3::new();
-    let mut buf = vec![0u8; (1 << 20).min(len as usize)];
-    let mut done = 0u64;
-    while done < len {
-        let want = buf.len().min((len - done) as usize);
-        let n = match file.read_at(&mut buf[..want], offset + done) {
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        check.update(&buf[..n]);
-        done += n as u64;
-    }
-    Ok(check.digest128())
 }
 
 /// Hex SHA-256 and size of a file, read once in large blocks.
@@ -252,12 +230,6 @@ mod tests {
         assert_eq!(check.segments, expected);
         assert_eq!(check.size, data.len() as u64);
         assert_eq!(file_check(&path).unwrap(), check);
-        let file = std::fs::File::open(&path).unwrap();
-        let last = 2 * CHECK_SEGMENT;
-        let tail = data.len() as u64 - last;
-        assert_eq!(segment_check(&file, last, tail).unwrap(), expected[2]);
-        let short = segment_check(&file, last, tail + 1).unwrap_err();
-        assert_eq!(short.kind(), io::ErrorKind::UnexpectedEof);
     }
 
     #[test]
