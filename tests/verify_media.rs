@@ -133,3 +133,22 @@ fn verify_media_onto_a_filesystem_without_direct_reads_is_refused_before_writing
     );
     assert_eq!(listing(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn a_probe_file_left_by_a_killed_export_neither_blocks_nor_joins_the_next_snapshot() {
+    let target = tempfile::tempdir_in("/var/tmp").unwrap();
+    let probe = target.path().join(xcatport::target::DIRECT_PROBE);
+    std::fs::write(&probe, [0u8; 4096]).unwrap();
+    let mn = sample_mn();
+    let outcome = export(&mn, target.path(), &["--verify-media"]).unwrap();
+    assert_eq!(serde_json::to_value(&outcome).unwrap()["reread"], "media");
+    assert!(!probe.exists());
+    snapshot::verify(target.path()).unwrap();
+    // Left before an export without the flag: removed all the same.
+    let target = tempfile::tempdir_in("/var/tmp").unwrap();
+    let probe = target.path().join(xcatport::target::DIRECT_PROBE);
+    std::fs::write(&probe, [0u8; 4096]).unwrap();
+    export(&mn, target.path(), &[]).unwrap();
+    assert!(!probe.exists());
+    snapshot::verify(target.path()).unwrap();
+}

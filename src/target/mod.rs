@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 
 /// Name of the staging directory inside the target.
 pub const PARTIAL: &str = ".xcatport-partial";
+/// The small file [`Target::check_media_reread`] writes and removes; one
+/// left by a kill is ignored by the emptiness check and removed by staging.
+pub const DIRECT_PROBE: &str = ".xcatport-direct-probe";
 
 /// A checked target directory.
 #[derive(Debug, Clone)]
@@ -108,7 +111,7 @@ impl Target {
         } else {
             self.dir.clone()
         };
-        let probe = dir.join(format!(".xcatport-direct-probe-{}", std::process::id()));
+        let probe = dir.join(DIRECT_PROBE);
         std::fs::write(&probe, [0u8; reread::DIRECT_ALIGN]).at(&probe)?;
         let opened = reread::open_direct(&probe);
         std::fs::remove_file(&probe).at(&probe)?;
@@ -168,7 +171,11 @@ fn check_contents(dir: &Path, force: bool) -> Result<()> {
     for entry in std::fs::read_dir(dir).at(dir)? {
         let entry = entry.at(dir)?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if FURNITURE.contains(&name.as_str()) || name == PARTIAL || leftovers.contains(&name) {
+        if FURNITURE.contains(&name.as_str())
+            || name == PARTIAL
+            || name == DIRECT_PROBE
+            || leftovers.contains(&name)
+        {
             continue;
         }
         if is_snapshot_file(&name) {

@@ -1,7 +1,7 @@
 //! The staging directory `TARGET/.xcatport-partial/` and the finalize step:
 //! sync, verify by re-reading, move files up with SHA256SUMS last.
 
-use super::PARTIAL;
+use super::{DIRECT_PROBE, PARTIAL};
 use crate::error::IoContext;
 use crate::progress::Progress;
 use crate::snapshot::reread::ReRead;
@@ -20,6 +20,10 @@ pub struct Staging {
 impl Staging {
     pub(super) fn create(target: &Path) -> Result<Staging> {
         let dir = target.join(PARTIAL);
+        let probe = target.join(DIRECT_PROBE);
+        if probe.exists() {
+            std::fs::remove_file(&probe).at(&probe)?;
+        }
         for name in interrupted_leftovers(target) {
             let path = target.join(&name);
             std::fs::remove_file(&path).at(&path)?;
