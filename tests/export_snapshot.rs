@@ -8,7 +8,7 @@ mod tmpfs_support;
 use export_support::*;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use tmpfs_support::Tmpfs;
+use tmpfs_support::Mounted;
 use xcatport::app::export::run_with;
 use xcatport::plan::Vars;
 use xcatport::progress::Hidden;
@@ -460,7 +460,7 @@ fn dry_run_writes_nothing_and_says_whether_it_fits() {
 
 #[test]
 fn a_plan_that_does_not_fit_is_refused_before_writing() {
-    let fs = Tmpfs::new("2m");
+    let fs = Mounted::tmpfs("2m");
     let mn = Mn::empty();
     mn.file("install/big", vec![7u8; 3 << 20]);
     let err = export(&mn, fs.0.path(), &[]).unwrap_err().to_string();
@@ -473,7 +473,7 @@ fn a_plan_that_does_not_fit_is_refused_before_writing() {
 
 #[test]
 fn running_out_of_space_while_writing_leaves_no_valid_looking_snapshot() {
-    let fs = Tmpfs::new("2m");
+    let fs = Mounted::tmpfs("2m");
     let mn = Mn::empty();
     let mut noise = vec![0u8; 1 << 20];
     let mut x: u32 = 12345;

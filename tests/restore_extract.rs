@@ -9,7 +9,7 @@ use restore_support::*;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use tmpfs_support::{Ramfs, Tmpfs};
+use tmpfs_support::Mounted;
 use xcatport::mn::accounts::Accounts;
 use xcatport::progress::Hidden;
 use xcatport::restore::extract::{extract, ExtractOptions, ExtractReport};
@@ -603,7 +603,7 @@ fn a_full_filesystem_under_a_writer_thread_fails_the_extraction_naming_the_file(
         );
     }
     let archive = archive_of(a.path(), &acc_a, SKIP);
-    let fs_b = Tmpfs::new("1m");
+    let fs_b = Mounted::tmpfs("1m");
     let root = fs_b.0.path();
     accounts_root(root, &[("root", 0)], &[("root", 0)]);
     let err = run(&archive, root, ExtractOptions::default())
@@ -636,7 +636,7 @@ fn an_xattr_the_target_cannot_hold_is_one_warning_naming_the_file_on_every_path(
     fs::create_dir(a.path().join("dir")).unwrap();
     xattr::set(a.path().join("dir"), "user.origin", b"mn1").unwrap();
     let archive = archive_of(a.path(), &acc_a, SKIP);
-    let ramfs = Ramfs::new();
+    let ramfs = Mounted::ramfs();
     let b = &ramfs.0;
     accounts_root(b.path(), &[("root", 0)], &[("root", 0)]);
     let report = run(&archive, b.path(), ExtractOptions::default()).unwrap();

@@ -10,7 +10,7 @@ mod tmpfs_support;
 
 use export_support::*;
 use loopfs_support::LoopFs;
-use tmpfs_support::Ramfs;
+use tmpfs_support::Mounted;
 use xcatport::progress::Hidden;
 use xcatport::snapshot;
 use xcatport::target::{stage, ReRead, Target};
@@ -118,7 +118,7 @@ fn an_export_with_verify_media_reads_the_snapshot_off_the_device_and_says_so() {
 
 #[test]
 fn verify_media_onto_a_filesystem_without_direct_reads_is_refused_before_writing() {
-    let ramfs = Ramfs::new();
+    let ramfs = Mounted::ramfs();
     let dir = &ramfs.0;
     let mn = mn_with_noise();
     let err = export(&mn, dir.path(), &["--verify-media"])

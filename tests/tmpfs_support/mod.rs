@@ -1,54 +1,37 @@
-//! A small tmpfs mounted for one test (needs root), unmounted when dropped;
-//! and a ramfs, which has neither xattrs, direct reads nor a size.
+//! A filesystem in memory mounted for one test (needs root), unmounted when
+//! dropped: a small tmpfs, or a ramfs, which has neither xattrs, direct
+//! reads nor a size.
 
 #![allow(dead_code)]
 
-pub struct Tmpfs(pub tempfile::TempDir);
+/// A filesystem mounted on a temporary directory.
+pub struct Mounted(pub tempfile::TempDir);
 
-impl Tmpfs {
-    pub fn new(size: &str) -> Tmpfs {
+impl Mounted {
+    /// A tmpfs of `size` (as mount reads it, e.g. `2m`).
+    pub fn tmpfs(size: &str) -> Mounted {
+        Mounted::new("tmpfs", &[format!("size={size}")])
+    }
+
+    pub fn ramfs() -> Mounted {
+        Mounted::new("ramfs", &[])
+    }
+
+    fn new(kind: &str, options: &[String]) -> Mounted {
         let dir = tempfile::tempdir().unwrap();
         let status = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size}"),
-                "xcatport-test",
-            ])
+            .args(["-t", kind])
+            .args(options.iter().flat_map(|o| ["-o", o.as_str()]))
+            .arg("xcatport-test")
             .arg(dir.path())
             .status()
             .unwrap();
-        assert!(status.success(), "mount tmpfs on {}", dir.path().display());
-        Tmpfs(dir)
+        assert!(status.success(), "mount {kind} on {}", dir.path().display());
+        Mounted(dir)
     }
 }
 
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg(self.0.path())
-            .status();
-    }
-}
-
-/// A ramfs on a temporary directory, unmounted when dropped.
-pub struct Ramfs(pub tempfile::TempDir);
-
-impl Ramfs {
-    pub fn new() -> Ramfs {
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("mount")
-            .args(["-t", "ramfs", "xcatport-test"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "mount ramfs on {}", dir.path().display());
-        Ramfs(dir)
-    }
-}
-
-impl Drop for Ramfs {
+impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
             .arg(self.0.path())
